@@ -1,0 +1,1 @@
+"""The Textual terminal app for Shadowbox (installed as ``shadowbox_tui``)."""
