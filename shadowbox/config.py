@@ -40,7 +40,7 @@ class Settings:
     """Audio file played as the consent notice instead of the one shipped with the package."""
 
     model: str = "embedded"
-    """Speech model: ``embedded`` (tiny.en shipped on PyPI), a size name, or a CTranslate2 folder."""
+    """Speech model: ``embedded`` (tiny.en from PyPI), a size name, or a CTranslate2 folder."""
 
     beam_size: int = 1
     """Beam width for decoding; 1 is measurably faster at the same word error rate here."""
@@ -149,3 +149,19 @@ def validate_consent(method: str | None, where: str, *, allow_none: bool = False
             f"Consent method {method!r} in {where} is not one of {', '.join(CONSENT_METHODS)}"
         )
     return norm
+
+
+def taxonomy_files(settings: Settings) -> list[Path]:
+    """Objection files layered over the packaged taxonomy: the user's, then the library's.
+
+    The library's own ``objections.toml`` wins, so a team can share one taxonomy with its
+    library; ``taxonomy_file`` in the settings names the user's (else the config folder's).
+    """
+    files: list[Path] = []
+    user = settings.taxonomy_file or user_config_path().parent / "objections.toml"
+    if user.exists() or settings.taxonomy_file is not None:
+        files.append(user)
+    library_file = settings.library / "objections.toml"
+    if library_file.exists():
+        files.append(library_file)
+    return files

