@@ -127,6 +127,11 @@ class Worker:
             call_ids: only work on jobs of these calls.
         """
         report = WorkerReport()
+        if once and not self.library.queued_jobs():
+            return report
+        # A model that cannot load is the worker's problem, not the recordings': load it
+        # before taking a job so that no job is failed for it.
+        _ = self.transcriber
         while not self.stop_event.is_set():
             job = self.library.claim_job(self.owner, call_ids=call_ids)
             if job is None:

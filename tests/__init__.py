@@ -1,0 +1,1 @@
+"""Shadowbox tests (a package so test modules can share helpers from conftest)."""
