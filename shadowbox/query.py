@@ -282,15 +282,18 @@ def parse(text: str, *, typing: bool = False) -> Query:
     return Query(tuple(terms), {name: tuple(values) for name, values in filters.items()})
 
 
+_COLUMN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _fts5_string(term: Term) -> str:
     quoted = '"' + term.text.replace('"', '""') + '"'
     return quoted + "*" if term.prefix else quoted
 
 
-def to_fts5(query: Query) -> str | None:
+def to_fts5(query: Query, *, column: str | None = None) -> str | None:
     """Render a query as an SQLite FTS5 MATCH expression, or None when it cannot be matched.
 
-    The expression is meant for a table whose only indexed column is ``text``, built with
+    The expression is meant for a table built with
     ``tokenize='porter unicode61 remove_diacritics 2'`` and ``prefix='1 2 3'``. Every term is
     a double-quoted FTS5 string (a ``"`` inside is doubled), so no user text is read as syntax;
     FTS5 splits the string into tokens itself. Terms are implicitly ANDed, a prefix is
@@ -299,6 +302,11 @@ def to_fts5(query: Query) -> str | None:
 
     :param query: a parsed (or hand-built) query; its filters are not rendered here, the caller
         turns them into SQL conditions.
+    :param column: when the table indexes more than one column, the one to search, e.g.
+        ``"text"``: the expression becomes ``{text} : (...)``, so words (and exclusions) apply
+        to that column alone, not to others such as objection ids or tags. None searches every
+        indexed column, which is the same thing on a one-column table.
+    :raises ValueError: if ``column`` is not a plain identifier (a program error, not a user's).
     :returns: the expression, or None when there is no positive term (an empty query, or only
         exclusions), in which case the caller shows nothing or the filters' results alone.
     """
@@ -315,4 +323,8 @@ def to_fts5(query: Query) -> str | None:
     expression = " ".join(positive)
     if negative:
         expression += " NOT " + " NOT ".join(negative)
-    return expression
+    if column is None:
+        return expression
+    if _COLUMN_RE.fullmatch(column) is None:
+        raise ValueError(f"column {column!r} is not a plain identifier")
+    return f"{{{column}}} : ({expression})"

@@ -248,6 +248,35 @@ def test_to_fts5_skips_hand_built_terms_without_a_word(db: sqlite3.Connection) -
     assert Query((Term("☃"),)).is_empty()
 
 
+def test_to_fts5_can_restrict_to_one_column() -> None:
+    # The library's table also indexes objection ids and tags: words must match the text.
+    db = sqlite3.connect(":memory:")
+    db.execute(
+        "CREATE VIRTUAL TABLE t USING fts5(text, objections, tags,"
+        f" tokenize='{TOKENIZE}', prefix='1 2 3')"
+    )
+    db.executemany(
+        "INSERT INTO t(rowid, text, objections, tags) VALUES (?, ?, ?, ?)",
+        [
+            (1, "the budget is tight", "price", "gold"),
+            (2, "budget tight, price too high", "", ""),
+            (3, "the price", "", ""),
+            (4, "a gold budget", "", ""),
+        ],
+    )
+    query = parse("budget -price", typing=True)
+    expression = to_fts5(query, column="text")
+    assert expression == '{text} : ("budget" NOT "price")'
+    assert [rowid for (rowid,) in db.execute(MATCH, (expression,))] == [1, 4]
+    assert [rowid for (rowid,) in db.execute(MATCH, (to_fts5(query),))] == [4]
+    gold = to_fts5(parse("gold"), column="text")
+    assert [rowid for (rowid,) in db.execute(MATCH, (gold,))] == [4]
+    assert to_fts5(parse("-price"), column="text") is None
+    assert to_fts5(parse("pri"), column="text") == '{text} : ("pri")'
+    with pytest.raises(ValueError, match="not a plain identifier"):
+        to_fts5(parse("budget"), column="text} : x")
+
+
 # --- real FTS5 matches --------------------------------------------------------------------
 
 SEARCH_CASES: list[tuple[str, bool, list[int] | None]] = [
