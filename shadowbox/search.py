@@ -59,7 +59,7 @@ def search(
                 f"Unknown objection {value!r}: known objections are {', '.join(known)}"
             )
         checked.append(norm)
-    match = to_fts5(query)
+    match = to_fts5(query, column="text")
     if match is None and not (checked or wanted_reps or wanted_tags):
         return []
     return library.search(
