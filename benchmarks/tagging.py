@@ -96,8 +96,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", type=Path, default=EVAL_FILE, help="eval set TOML")
-    parser.add_argument("--taxonomy", type=Path, action="append", default=[],
-                        help="extra taxonomy file (repeatable)")
+    parser.add_argument(
+        "--taxonomy",
+        type=Path,
+        action="append",
+        default=[],
+        help="extra taxonomy file (repeatable)",
+    )
     parser.add_argument("--errors", choices=("dev", "test"), help="list mistakes on a split")
     args = parser.parse_args(argv)
 

@@ -228,9 +228,7 @@ class Taxonomy:
             if objection.id == objection_id:
                 return objection
         known = ", ".join(self.ids()) or "(none)"
-        raise NotFoundError(
-            f"Unknown objection {objection_id!r}: known objections are {known}"
-        )
+        raise NotFoundError(f"Unknown objection {objection_id!r}: known objections are {known}")
 
 
 @dataclass(frozen=True)
@@ -246,8 +244,13 @@ class ObjectionTag:
 
 _OBJECTION_KEYS = frozenset(
     {
-        "label", "description", "enabled", "examples", "unless",
-        *TIERS, *(f"add_{t}" for t in TIERS),
+        "label",
+        "description",
+        "enabled",
+        "examples",
+        "unless",
+        *TIERS,
+        *(f"add_{t}" for t in TIERS),
     }
 )
 _TOP_KEYS = frozenset({"settings", "concepts", "signals", "objections"})
