@@ -4,7 +4,8 @@ Prints per-category precision, recall and F1, micro and macro figures and the fa
 positive rate on talk tracks with no objection, for the dev half (tuned on) and the test
 half (only ever reported), plus milliseconds per talk track.
 
-    .venv/bin/python benchmarks/tagging.py [--errors dev|test] [--eval FILE] [--taxonomy FILE]
+    .venv/bin/python benchmarks/tagging.py [--errors dev|test] [--similarity auto|on|off]
+                                           [--eval FILE] [--taxonomy FILE]
 """
 
 from __future__ import annotations
@@ -104,10 +105,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="extra taxonomy file (repeatable)",
     )
     parser.add_argument("--errors", choices=("dev", "test"), help="list mistakes on a split")
+    parser.add_argument(
+        "--similarity",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="example-similarity fallback (auto: on when wordllama is installed)",
+    )
     args = parser.parse_args(argv)
 
     taxonomy = load_taxonomy(args.taxonomy)
-    tagger = Tagger(taxonomy)
+    wanted = {"auto": None, "on": True, "off": False}[args.similarity]
+    tagger = Tagger(taxonomy, similarity=wanted)
+    mode = "rules + similarity fallback" if tagger.uses_similarity else "rules only"
+    print(f"tagger: {mode}; taxonomy: {', '.join(str(p) for p in taxonomy.sources)}")
     cases = load_cases(args.eval)
     ids = taxonomy.ids()
 
@@ -125,6 +135,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         _print(split, score([c for c, _ in chosen], [p for _, p in chosen], ids))
     _print("all", score(cases, predicted, ids))
     print(f"\n{per_track_ms:.3f} ms per talk track (mean over {rounds * len(cases)} taggings)")
+    if args.similarity == "auto" and tagger.uses_similarity:
+        rules = Tagger(taxonomy, similarity=False)
+        print("\nrules only, for comparison:")
+        for split in ("dev", "test"):
+            chosen = [c for c in cases if c.split == split]
+            got = [frozenset(t.objection for t in rules.tag(c.text)) for c in chosen]
+            figures = score(chosen, got, ids)
+            print(f"  {split}: micro F1 {figures.micro[2]:.3f}, FPR {figures.none_fpr:.3f}")
 
     if args.errors:
         print(f"\n== mistakes on {args.errors}")

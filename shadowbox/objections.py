@@ -30,6 +30,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib import resources
 from itertools import product
 from pathlib import Path
@@ -199,6 +200,12 @@ class Settings:
     """Words within which the parts of an ``A & B`` pattern must fall."""
     gap: int = 3
     """Words a ``..`` in a pattern may skip."""
+    neighbours: int = 5
+    """Examples the similarity fallback consults (0 turns the fallback off)."""
+    margin: float = 0.6
+    """How far the best category's neighbours must outweigh the no-objection ones."""
+    similar: float = 0.55
+    """Confidence of a tag given by the similarity fallback."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,8 @@ class Taxonomy:
     """Patterns of a rep restating a customer's concern ("I hear you", "you mentioned")."""
     neutral: tuple[str, ...] = ()
     """Patterns of scheduling, small talk and demo talk, which damp weak evidence."""
+    no_objection: tuple[str, ...] = ()
+    """Example talk tracks that answer no objection (for the similarity fallback)."""
     settings: Settings = field(default_factory=Settings)
 
     def ids(self) -> list[str]:
@@ -284,7 +293,7 @@ def load_taxonomy(extra_files: Sequence[Path] = ()) -> Taxonomy:
             raise ConfigError(f"Objection file {path} is not valid TOML: {error}") from error
         state.apply(path, data)
     taxonomy = state.build(tuple(path for path, _ in layers))
-    Tagger(taxonomy)  # compile every pattern now, so a bad one fails at load time
+    Tagger(taxonomy, similarity=False)  # compile every pattern now: a bad one fails at load
     return taxonomy
 
 
@@ -294,7 +303,11 @@ class _Merged:
     def __init__(self) -> None:
         self.settings: dict[str, Any] = {}
         self.concepts: dict[str, tuple[str, ...]] = {}
-        self.signals: dict[str, tuple[str, ...]] = {"restate": (), "neutral": ()}
+        self.signals: dict[str, tuple[str, ...]] = {
+            "restate": (),
+            "neutral": (),
+            "no_objection": (),
+        }
         self.objections: dict[str, dict[str, Any]] = {}
 
     def apply(self, path: Path, data: Mapping[str, Any]) -> None:
@@ -311,12 +324,13 @@ class _Merged:
                 raise fail(f"unknown setting {key!r}")
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise fail(f"setting {key!r} must be a non-negative number")
-            self.settings[key] = int(value) if key in ("window", "gap") else float(value)
+            integral = key in ("window", "gap", "neighbours")
+            self.settings[key] = int(value) if integral else float(value)
         for name, terms in _table(data.get("concepts", {}), "[concepts]", fail).items():
             self.concepts[name] = _strings(terms, f"concept {name!r}", fail)
         for name, terms in _table(data.get("signals", {}), "[signals]", fail).items():
             if name not in self.signals:
-                raise fail(f"unknown signal list {name!r} (expected restate or neutral)")
+                raise fail(f"unknown signal list {name!r} (expected {', '.join(self.signals)})")
             self.signals[name] = _strings(terms, f"signal list {name!r}", fail)
         for oid, body in _table(data.get("objections", {}), "[objections]", fail).items():
             self._apply_objection(path, oid, _table(body, f"[objections.{oid}]", fail), fail)
@@ -378,6 +392,7 @@ class _Merged:
             concepts=tuple(Concept(name, terms) for name, terms in self.concepts.items()),
             restate=self.signals["restate"],
             neutral=self.signals["neutral"],
+            no_objection=self.signals["no_objection"],
             settings=settings,
         )
 
@@ -538,11 +553,15 @@ class Tagger:
     Build one per taxonomy (patterns are compiled here) and call :meth:`tag` per talk track.
     """
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        """Compile every pattern of ``taxonomy``.
+    def __init__(self, taxonomy: Taxonomy, *, similarity: bool | None = None) -> None:
+        """Compile every pattern of ``taxonomy`` and, if wanted, embed its examples.
 
         :param taxonomy: the categories, concepts, signals and settings to tag with.
-        :raises ConfigError: a pattern is invalid; the message names the file and pattern.
+        :param similarity: use the example-similarity fallback (needs the optional
+            ``wordllama`` package); None uses it when that package is installed and the
+            taxonomy has examples and ``neighbours`` above 0.
+        :raises ConfigError: a pattern is invalid, or similarity was asked for and
+            wordllama is missing.
         """
         self.taxonomy = taxonomy
         self._settings = taxonomy.settings
@@ -560,6 +579,19 @@ class Tagger:
             ]
         self._restate = [self._compile(compiler, p, where) for p in taxonomy.restate]
         self._neutral = [self._compile(compiler, p, where) for p in taxonomy.neutral]
+        self._similar: _Similarity | None = None
+        has_examples = any(o.examples for o in taxonomy.objections)
+        if similarity is None:
+            similarity = (
+                has_examples and taxonomy.settings.neighbours > 0 and _wordllama_installed()
+            )
+        if similarity:
+            self._similar = _Similarity(taxonomy)
+
+    @property
+    def uses_similarity(self) -> bool:
+        """Whether talk tracks no rule explains are compared with the taxonomy's examples."""
+        return self._similar is not None
 
     @staticmethod
     def _compile(compiler: _Compiler, pattern: str, where: Path) -> tuple[_Part, ...]:
@@ -628,6 +660,12 @@ class Tagger:
             if lifted and restate is not None:
                 reason += f", restated as {' + '.join(repr(w) for w in restate)}"
             tags.append(ObjectionTag(oid, confidence, reason))
+        if not tags and not neutral and self._similar is not None:
+            nearest = self._similar.nearest(text)
+            if nearest is not None:
+                oid, example = nearest
+                reason = f"similar to example {example!r} ({oid})"
+                tags.append(ObjectionTag(oid, settings.similar, reason))
         order = {oid: i for i, oid in enumerate(self.taxonomy.ids())}
         tags.sort(key=lambda tag: (-tag.confidence, order[tag.objection]))
         return tags
@@ -653,3 +691,70 @@ class Tagger:
             if last - first <= window:
                 return [span[2] for span in combo]
         return None
+
+
+# ---------------------------------------------------------------------------- similarity
+
+
+def _wordllama_installed() -> bool:
+    """Whether the optional embedding package can be imported."""
+    from importlib.util import find_spec
+
+    return find_spec("wordllama") is not None
+
+
+@cache
+def _wordllama() -> Any:
+    """The WordLlama model shipped inside its package, loaded once per process, offline."""
+    try:
+        import wordllama
+    except ImportError as error:
+        raise ConfigError(
+            "The similarity fallback needs the wordllama package: pip install wordllama"
+        ) from error
+    folder = Path(wordllama.__file__).parent
+    return wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
+
+
+class _Similarity:
+    """k-nearest-neighbour vote over example talk tracks, for wording no rule knows.
+
+    Short stock phrases score low against each other in absolute terms, so categories are
+    ranked against each other and against the no-objection examples, never against a
+    fixed similarity threshold.
+    """
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self._model = _wordllama()
+        self._labels: list[str | None] = []
+        self._texts: list[str] = []
+        for objection in taxonomy.objections:
+            for example in objection.examples:
+                self._labels.append(objection.id)
+                self._texts.append(example)
+        for example in taxonomy.no_objection:
+            self._labels.append(None)
+            self._texts.append(example)
+        self._matrix = self._model.embed(self._texts, norm=True) if self._texts else None
+        self._k = taxonomy.settings.neighbours
+        self._margin = taxonomy.settings.margin
+
+    def nearest(self, text: str) -> tuple[str, str] | None:
+        """The category whose examples clearly outvote the rest, with its closest example."""
+        if self._matrix is None:
+            return None
+        scores = self._matrix @ self._model.embed([text], norm=True)[0]
+        top = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[: self._k]
+        votes: dict[str | None, float] = {}
+        for index in top:
+            label = self._labels[index]
+            votes[label] = votes.get(label, 0.0) + float(scores[index])
+        ranked = sorted(
+            ((v, label) for label, v in votes.items() if label is not None),
+            key=lambda item: -item[0],
+        )
+        if not ranked or ranked[0][0] - votes.get(None, 0.0) <= self._margin:
+            return None
+        best = ranked[0][1]
+        example = next(self._texts[i] for i in top if self._labels[i] == best)
+        return best, example
