@@ -1,16 +1,18 @@
 """Cutting a transcript into talk tracks: one rep turn each, split where the rep fell silent.
 
 Only the rep's side is recorded, so a pause of a second or two is usually the other party
-talking. Segments are first split at such pauses (Whisper sometimes runs one segment across
-them), then grouped into turns; very short turns ("Sure.") are merged into a neighbour.
+talking. Pauses are found in the audio by voice activity detection (Whisper's word timings
+stretch into silences and shrink a 2 s gap to 1 s); each pause splits the transcript between
+the two words around it, even inside a segment. Very short turns ("Sure.") join a neighbour.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .models import Segment
+from .models import Segment, Word
 
 DEFAULT_PAUSE = 1.2
 DEFAULT_MIN_TRACK = 3.0
@@ -37,64 +39,73 @@ class Turn:
         return len(self.text.split())
 
 
-def split_at_pauses(segments: Sequence[Segment], pause: float = DEFAULT_PAUSE) -> list[Segment]:
-    """Split any segment whose words have a gap of at least ``pause`` seconds inside it."""
-    out: list[Segment] = []
+def _words(seg: Segment) -> tuple[Word, ...]:
+    return seg.words or (Word(seg.start, seg.end, seg.text, seg.confidence),)
+
+
+def _breaks(
+    segments: Sequence[Segment], pause: float, pauses: Sequence[tuple[float, float]] | None
+) -> list[list[bool]]:
+    """For each word of each segment: does a new turn start before it?"""
+    centres = sorted((a + b) / 2 for a, b in pauses or () if b - a >= pause)
+    flags: list[list[bool]] = []
+    prev: Word | None = None
     for seg in segments:
-        if len(seg.words) < 2:
-            out.append(seg)
-            continue
-        pieces: list[list[int]] = [[0]]
-        for i in range(1, len(seg.words)):
-            if seg.words[i].start - seg.words[i - 1].end >= pause:
-                pieces.append([i])
+        row = []
+        for word in _words(seg):
+            if prev is None:
+                row.append(False)
+            elif pauses is not None:
+                lo = (prev.start + prev.end) / 2
+                hi = (word.start + word.end) / 2
+                i = bisect_left(centres, lo)
+                row.append(i < len(centres) and centres[i] < hi)
             else:
-                pieces[-1].append(i)
-        if len(pieces) == 1:
-            out.append(seg)
-            continue
-        for idx in pieces:
-            words = tuple(seg.words[i] for i in idx)
-            out.append(
-                Segment(
-                    start=words[0].start,
-                    end=words[-1].end,
-                    text="".join(w.word for w in words).strip(),
-                    confidence=seg.confidence,
-                    words=words,
-                )
-            )
-    return out
+                row.append(word.start - prev.end >= pause)
+            prev = word
+        flags.append(row)
+    return flags
 
 
-def _bounds(seg: Segment) -> tuple[float, float]:
-    if seg.words:
-        return seg.words[0].start, seg.words[-1].end
-    return seg.start, seg.end
+def _piece(seg: Segment, words: tuple[Word, ...]) -> Segment:
+    if not seg.words or len(words) == len(seg.words):
+        return seg
+    return Segment(
+        start=words[0].start, end=words[-1].end, text="".join(w.word for w in words).strip(),
+        confidence=seg.confidence, words=words,
+    )
 
 
-def group_turns(
+def cut_talk_tracks(
     segments: Sequence[Segment],
     pause: float = DEFAULT_PAUSE,
     min_track: float = DEFAULT_MIN_TRACK,
+    pauses: Sequence[tuple[float, float]] | None = None,
 ) -> list[Turn]:
-    """Group segments into rep turns.
+    """Group a transcript into rep turns.
 
     Args:
-        segments: the transcript in time order (already split with :func:`split_at_pauses`).
-        pause: a silence of at least this many seconds between words ends a turn.
-        min_track: a turn shorter than this (and of few words) joins its nearer neighbour.
+        segments: the transcript in time order.
+        pause: a silence at least this long (seconds) ends a turn.
+        min_track: a turn shorter than this, and of few words, joins its nearer neighbour.
+        pauses: silences found in the audio as (start, end) seconds; when None, gaps between
+            word timings are used instead (less exact).
     """
+    flags = _breaks(segments, pause, pauses)
     turns: list[list[Segment]] = []
-    last_end: float | None = None
-    for seg in segments:
-        start, end = _bounds(seg)
-        if last_end is None or start - last_end >= pause:
-            turns.append([seg])
-        else:
-            turns[-1].append(seg)
-        last_end = end
-    built = [Turn(_bounds(t[0])[0], _bounds(t[-1])[1], tuple(t)) for t in turns]
+    for seg, row in zip(segments, flags, strict=True):
+        words = _words(seg)
+        start = 0
+        for i in range(1, len(words) + 1):
+            if i < len(words) and not row[i]:
+                continue
+            piece = _piece(seg, words[start:i])
+            if not turns or row[start]:
+                turns.append([piece])
+            else:
+                turns[-1].append(piece)
+            start = i
+    built = [Turn(t[0].start, t[-1].end, tuple(t)) for t in turns]
     return _merge_short(built, min_track)
 
 
@@ -114,12 +125,3 @@ def _merge_short(turns: list[Turn], min_track: float) -> list[Turn]:
             changed = True
             break
     return turns
-
-
-def cut_talk_tracks(
-    segments: Sequence[Segment],
-    pause: float = DEFAULT_PAUSE,
-    min_track: float = DEFAULT_MIN_TRACK,
-) -> list[Turn]:
-    """The whole cut: split segments at pauses, then group them into turns."""
-    return group_turns(split_at_pauses(segments, pause), pause, min_track)

