@@ -593,6 +593,11 @@ class Tagger:
         """Whether talk tracks no rule explains are compared with the taxonomy's examples."""
         return self._similar is not None
 
+    @property
+    def similarity_backend(self) -> str | None:
+        """The embedding model that compares talk tracks with examples, if any."""
+        return "wordllama" if self._similar is not None else None
+
     @staticmethod
     def _compile(compiler: _Compiler, pattern: str, where: Path) -> tuple[_Part, ...]:
         try:
