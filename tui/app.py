@@ -1,0 +1,202 @@
+"""The Shadowbox terminal app: screens, app-wide keys, background transcription, error display.
+
+:func:`make_app` is the one way to build it (the CLI and the tests both use it).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from shadowbox.config import Settings
+from shadowbox.errors import ShadowboxError
+from shadowbox.models import Call
+
+from .context import AppContext
+from .messages import LibraryChanged, TranscriptionFinished, TranscriptionProgress
+from .screens.call import CallScreen
+from .screens.help import HelpScreen
+from .screens.library import LibraryScreen
+
+if TYPE_CHECKING:
+    from shadowbox.worker import Worker as TranscriptionWorker
+
+TRANSCRIBE_THREADS = 1
+"""Speech-model threads while the app is open: one keeps the screen responsive (measured)."""
+
+
+class ShadowboxApp(App[None]):
+    """Browse, search, replay and tag senior reps' calls; record your own with one key."""
+
+    CSS_PATH = "shadowbox.tcss"
+    TITLE = "Shadowbox"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Keys", key_display="?", id="app.help"),
+        Binding("r", "record", "Record", id="app.record"),
+    ]
+
+    def __init__(self, context: AppContext) -> None:
+        """Build the app over ``context`` (use :func:`make_app`)."""
+        super().__init__()
+        self.context = context
+        self._transcriber: TranscriptionWorker | None = None
+        self._transcribing = False
+        self._again = False
+
+        self.library_screen = LibraryScreen(context)
+        """The library screen, always at the bottom of the stack."""
+
+    def on_mount(self) -> None:
+        """Show the library and transcribe anything left in the queue."""
+        self.push_screen(self.library_screen)
+        if self.context.transcribe:
+            self.start_transcription()
+
+    def on_unmount(self) -> None:
+        """Ask the background transcriber to put its job back and stop."""
+        if self._transcriber is not None:
+            self._transcriber.stop_event.set()
+
+    # ------------------------------------------------------------------ transcription
+
+    def start_transcription(self) -> None:
+        """Transcribe queued calls in the background (again, if it is already running)."""
+        if self._transcribing:
+            self._again = True
+            return
+        self._transcribing = True
+        self._again = False
+        self.transcribe_queue()
+
+    @work(thread=True, group="transcribe", exit_on_error=False,
+          description="Transcribe queued calls")
+    def transcribe_queue(self) -> None:
+        """Run the transcription worker over the queue, posting progress as it goes."""
+        from shadowbox.worker import Progress
+        from shadowbox.worker import Worker as TranscriptionWorker
+
+        library = self.context.library
+        waiting = [
+            j for j in library.queued_jobs()
+            if j.status == "queued" or (j.lease_expires or 0) < time.time()
+        ]
+        if not waiting:
+            self.post_message(TranscriptionFinished((), ()))
+            return
+        settings = self.context.settings.with_overrides(cpu_threads=TRANSCRIBE_THREADS)
+
+        def progress(p: Progress) -> None:
+            self.post_message(TranscriptionProgress(p.call.id, p.fraction))
+
+        def started(call: Call) -> None:
+            self.post_message(TranscriptionProgress(call.id, 0.0))
+
+        worker = TranscriptionWorker(library, settings, on_progress=progress, on_start=started)
+        self._transcriber = worker
+        try:
+            report = worker.run(once=True)
+        finally:
+            self._transcriber = None
+            self._transcribing = False
+        self.post_message(TranscriptionFinished(
+            tuple(c.id for c in report.done),
+            tuple(f"{c.title}: {reason}" for c, reason in report.failed),
+        ))
+
+    def on_transcription_progress(self, message: TranscriptionProgress) -> None:
+        """Move the call's progress bar."""
+        self.library_screen.calls.update_progress(message.call_id, message.fraction)
+
+    def on_transcription_finished(self, message: TranscriptionFinished) -> None:
+        """Refresh what changed, report failures, and go again if more was queued."""
+        self._transcribing = False
+        for problem in message.failed:
+            self.notify(problem, title="Transcription failed", severity="error", timeout=10)
+        for screen in self.screen_stack:
+            if isinstance(screen, CallScreen) and screen.call_id in message.done:
+                screen.load_call()
+        if message.done:
+            self.post_message(LibraryChanged())
+        if self._again:
+            self.start_transcription()
+
+    def on_library_changed(self, message: LibraryChanged) -> None:
+        """Read lists, counts and hits again."""
+        self.library_screen.library_changed()
+
+    # ------------------------------------------------------------------ errors
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker that fails says so on screen; none fails silently."""
+        if event.state is not WorkerState.ERROR:
+            return
+        worker = event.worker
+        error = worker.error
+        if worker.group == "transcribe":
+            self._transcribing = False
+        if isinstance(error, ShadowboxError):
+            message = str(error)
+        else:
+            self.log.error("".join(traceback.format_exception(error)) if error else "")
+            message = f"Unexpected {type(error).__name__}: {error}"
+        self.notify(message, title=f"{worker.description} failed", severity="error",
+                    timeout=12)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_help(self) -> None:
+        """List every key of the current screen."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_record(self) -> None:
+        """Open the record screen (consent first, then one key starts and stops)."""
+        try:
+            from .screens.record import RecordScreen
+        except ImportError as exc:
+            self.notify(f"Recording is not available in this build ({exc}).",
+                        severity="error")
+            return
+        if not any(isinstance(s, RecordScreen) for s in self.screen_stack):
+            self.push_screen(RecordScreen(self.context))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette offers every key's action on this screen, besides Textual's own."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.action in seen or binding.system:
+                continue
+            if binding.action in ("quit", "command_palette"):
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(
+                binding.description,
+                f"Key: {self.get_key_display(binding)}",
+                partial(self.run_action, binding.action, active.node),
+            )
+
+
+def make_app(settings: Settings, *, output_device: int | str | None = None,
+             input_device: int | str | None = None, transcribe: bool = True) -> ShadowboxApp:
+    """Build the app for ``settings`` (the CLI and the tests use this one factory).
+
+    Args:
+        settings: whose ``library`` the app opens (created if missing).
+        output_device: the sounddevice output for playback; None is the system default.
+        input_device: the sounddevice input for recording; None is the system default.
+        transcribe: transcribe queued calls in the background while the app runs.
+    """
+    return ShadowboxApp(AppContext(settings, output_device=output_device,
+                                   input_device=input_device, transcribe=transcribe))

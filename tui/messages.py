@@ -1,0 +1,38 @@
+"""App-wide messages: what thread workers and screens tell each other.
+
+Messages are dataclasses; frequent ones (progress) say which earlier message they replace,
+so a busy queue coalesces them instead of falling behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+
+@dataclass
+class TranscriptionProgress(Message):
+    """The background transcription of a call moved on (0..1)."""
+
+    call_id: str
+    fraction: float
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer progress of the same call makes an older one pointless."""
+        return isinstance(message, TranscriptionProgress) and message.call_id == self.call_id
+
+
+@dataclass
+class TranscriptionFinished(Message):
+    """The background transcriber emptied the queue (or stopped); ``failed`` has reasons."""
+
+    done: tuple[str, ...]
+    failed: tuple[str, ...]
+
+
+@dataclass
+class LibraryChanged(Message):
+    """Calls, tags or notes changed: lists and counts on screen should be read again."""
+
+    call_id: str | None = None

@@ -1,0 +1,1 @@
+"""Screens of the Shadowbox app: library, call, record, help and the small dialogs."""

@@ -1,0 +1,269 @@
+"""The library screen: the calls, search-as-you-type with lit snippets, objection facets."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, Footer, Input, Label, Static
+
+from shadowbox.errors import ShadowboxError
+from shadowbox.models import Hit
+from shadowbox.search import search
+
+from ..context import AppContext
+from ..widgets.calls_table import CallsTable
+from ..widgets.facets import Facet, FacetList
+from ..widgets.results import ResultsList
+
+DEBOUNCE = 0.06
+"""Seconds between searches while typing: a pause this long always searches at once."""
+RESULT_LIMIT = 50
+"""Hits shown for a search."""
+POLL_SECONDS = 2.0
+"""How often statuses of calls on screen are re-read while any is queued or transcribing."""
+
+
+class SearchInput(Input):
+    """The search box; Down moves into the list below it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "screen.focus_list", "To the list", show=False, id="search.to_list"),
+    ]
+
+
+class LibraryScreen(Screen[None]):
+    """Browse calls, search what reps said, filter by objection, and open what you find."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search", key_display="/", id="library.search"),
+        Binding("escape", "clear_search", "Clear search", id="library.clear"),
+        Binding("o", "focus_facets", "Objections", id="library.facets"),
+        Binding("ctrl+l", "focus_list", "Calls / hits", show=False, id="library.list"),
+    ]
+
+    @dataclass
+    class SearchDone(Message):
+        """Results of search number ``seq`` (older ones are dropped when they arrive late)."""
+
+        seq: int
+        hits: list[Hit]
+        error: str | None
+        seconds: float
+
+    @dataclass
+    class FacetsLoaded(Message):
+        """The taxonomy's objections with their counts of talk tracks."""
+
+        facets: list[Facet]
+
+    def __init__(self, context: AppContext) -> None:
+        """The library of ``context``; data loads in workers once mounted."""
+        super().__init__(id="library")
+        self.context = context
+        self._seq = 0
+        self._last_launch = 0.0
+        self._timer: Timer | None = None
+        self.last_results_at = 0.0
+        """perf_counter when results were last shown (benchmarks read it)."""
+
+    # ------------------------------------------------------------------ accessors
+
+    @property
+    def search_box(self) -> Input:
+        """The search input."""
+        return self.query_one("#search", Input)
+
+    @property
+    def calls(self) -> CallsTable:
+        """The table of calls."""
+        return self.query_one(CallsTable)
+
+    @property
+    def results(self) -> ResultsList:
+        """The list of search hits."""
+        return self.query_one(ResultsList)
+
+    @property
+    def facets(self) -> FacetList:
+        """The objection facets."""
+        return self.query_one(FacetList)
+
+    @property
+    def switcher(self) -> ContentSwitcher:
+        """Shows the calls, or the hits while a search or filter is active."""
+        return self.query_one(ContentSwitcher)
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        """Title bar, facets on the left, search and list on the right, footer."""
+        yield Static("Shadowbox  ·  Library", id="title-bar")
+        with Horizontal(id="library-body"):
+            with Vertical(id="sidebar"):
+                yield Label("Objections", classes="section-title")
+                yield FacetList(id="facets")
+            with Vertical(id="main"):
+                yield SearchInput(
+                    placeholder="Search what reps said…  objection:price  rep:dana  tag:gold",
+                    id="search",
+                )
+                yield Static("", id="search-status")
+                with ContentSwitcher(initial="calls", id="views"):
+                    yield CallsTable(self.context, id="calls")
+                    yield ResultsList(id="results")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start on the calls, load the facets, and keep statuses fresh."""
+        self.calls.focus()
+        self.load_facets()
+        self.set_interval(POLL_SECONDS, self._poll_statuses)
+
+    def _poll_statuses(self) -> None:
+        if self.switcher.current != "calls":
+            return
+        if any(c.status in ("queued", "transcribing") for c in self.calls.visible_calls()):
+            self.calls.refresh_visible()
+
+    def library_changed(self) -> None:
+        """Calls, tags or notes changed somewhere: read the list, facets and hits again."""
+        self.calls.reload()
+        self.load_facets()
+        if self.switcher.current == "results":
+            self._run_search()
+
+    # ------------------------------------------------------------------ facets
+
+    @work(thread=True, exclusive=True, group="facets", exit_on_error=False,
+          description="Count objections")
+    def load_facets(self) -> None:
+        """Read the taxonomy and how many talk tracks answer each objection."""
+        taxonomy = self.context.taxonomy
+        counts = self.context.library.label_counts("objection")
+        facets = [Facet(o.id, o.label, counts.get(o.id, 0)) for o in taxonomy.objections]
+        self.post_message(self.FacetsLoaded(facets))
+
+    def on_library_screen_facets_loaded(self, message: FacetsLoaded) -> None:
+        """Show the facets."""
+        self.facets.show(message.facets)
+
+    @on(FacetList.Changed)
+    def _facet_changed(self, message: FacetList.Changed) -> None:
+        self._run_search()
+
+    # ------------------------------------------------------------------ search
+
+    @on(Input.Changed, "#search")
+    def _typed(self, event: Input.Changed) -> None:
+        wait = DEBOUNCE - (time.monotonic() - self._last_launch)
+        if wait <= 0:
+            self._run_search()
+        elif self._timer is None:
+            self._timer = self.set_timer(wait, self._run_search)
+
+    @on(Input.Submitted, "#search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.action_focus_list()
+
+    def _run_search(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._last_launch = time.monotonic()
+        self._seq += 1
+        text = self.search_box.value
+        objection = self.facets.active
+        if not text.strip() and objection is None:
+            self.switcher.current = "calls"
+            self.query_one("#search-status", Static).update("")
+            return
+        self.switcher.current = "results"
+        self.search_worker(self._seq, text, objection)
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False,
+          description="Search")
+    def search_worker(self, seq: int, text: str, objection: str | None) -> None:
+        """Run one search off the event loop and post its hits (or why there are none)."""
+        began = time.perf_counter()
+        try:
+            hits = search(
+                self.context.library, self.context.taxonomy, text,
+                objections=[objection] if objection else [], typing=True, limit=RESULT_LIMIT,
+            )
+            error = None
+        except ShadowboxError as exc:
+            hits, error = [], str(exc)
+        self.post_message(self.SearchDone(seq, hits, error, time.perf_counter() - began))
+
+    def on_library_screen_search_done(self, message: SearchDone) -> None:
+        """Show the hits of the latest search; results of superseded searches are dropped."""
+        if message.seq != self._seq:
+            return
+        self.results.show(message.hits)
+        status = self.query_one("#search-status", Static)
+        if message.error:
+            status.update(message.error)
+            status.add_class("error")
+        else:
+            status.remove_class("error")
+            n = len(message.hits)
+            more = "+" if n >= RESULT_LIMIT else ""
+            label = f"{n}{more} hit{'s' if n != 1 else ''}"
+            if self.facets.active:
+                label += f" · objection: {self.facets.active}"
+            status.update(f"{label}  ·  Enter plays the highlighted hit")
+        self.last_results_at = time.perf_counter()
+
+    # ------------------------------------------------------------------ opening
+
+    @on(CallsTable.Opened)
+    def _open_call(self, message: CallsTable.Opened) -> None:
+        from .call import CallScreen
+
+        self.app.push_screen(CallScreen(self.context, message.call.id))
+
+    @on(ResultsList.Chosen)
+    def _open_hit(self, message: ResultsList.Chosen) -> None:
+        from .call import CallScreen
+
+        hit = message.hit
+        self.app.push_screen(
+            CallScreen(self.context, hit.call_id, start_at=hit.start, segment_id=hit.segment_id,
+                       track_id=hit.track_id, autoplay=True)
+        )
+
+    # ------------------------------------------------------------------ actions
+
+    def action_focus_search(self) -> None:
+        """Put the cursor in the search box."""
+        self.search_box.focus()
+
+    def action_focus_facets(self) -> None:
+        """Move to the objection facets."""
+        self.facets.focus()
+
+    def action_focus_list(self) -> None:
+        """Move to the list on show (hits while searching, else calls)."""
+        if self.switcher.current == "results":
+            self.results.focus()
+        else:
+            self.calls.focus()
+
+    def action_clear_search(self) -> None:
+        """Empty the search box and the objection filter and go back to the calls."""
+        changed = bool(self.search_box.value) or self.facets.active is not None
+        self.search_box.value = ""
+        if self.facets.active is not None:
+            self.facets.choose(None)
+        if changed:
+            self._run_search()
+        self.calls.focus()

@@ -1,0 +1,1 @@
+"""Widgets of the Shadowbox app, one concern each."""
