@@ -385,10 +385,19 @@ def export_cmd(state: State, call_ref: str, fmt: str, output: Path | None) -> No
               help="Folder of sample recordings (default: the project's sample_audio/).")
 @click.pass_context
 def demo(ctx: click.Context, no_tui: bool, samples: Path | None) -> None:
-    """Build a demo library from sample_audio (import, transcribe) and open it."""
-    from .demo import build_demo
+    """Build a demo library from sample_audio (import, transcribe) and open it.
+
+    Unless --library or SHADOWBOX_LIBRARY names one, the demo gets a library of its own
+    (beside the default one) so your real calls and the samples never mix.
+    """
+    from .demo import build_demo, demo_library_path
 
     state: State = ctx.obj
+    if state.settings.library == Settings().library:
+        state.close()
+        state = State(state.settings.with_overrides(library=demo_library_path()))
+        ctx.obj = state
+        ctx.call_on_close(state.close)
     bar = ProgressLine(sys.stderr)
     summary = build_demo(state.library, state.settings, samples, on_progress=bar.update)
     bar.clear()

@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import platformdirs
+
 from .config import Settings
 from .errors import ShadowboxError
 from .ingest import import_files
@@ -28,6 +30,11 @@ class DemoSummary:
     imported: int = 0
     transcribed: int = 0
     calls: list[Call] = field(default_factory=list)
+
+
+def demo_library_path() -> Path:
+    """The demo's own library folder, beside the default library in the user data folder."""
+    return Path(platformdirs.user_data_dir("shadowbox")) / "demo"
 
 
 def find_samples(explicit: Path | None = None) -> Path:

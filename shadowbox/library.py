@@ -878,8 +878,8 @@ class Library:
     ) -> None:
         """Bulk-load prepared rows in one transaction (benchmarks build big libraries with it)."""
         with self.write():
-            self.db["calls"].insert_all(calls, batch_size=1000)
-            self.db["segments"].insert_all(segments, batch_size=5000)
+            self.db.table("calls").insert_all(calls, batch_size=1000)
+            self.db.table("segments").insert_all(segments, batch_size=5000)
 
 
 _CALL_SELECT = (

@@ -8,6 +8,7 @@ memory stays flat beyond the decoded audio.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ def find_pauses(
         samples, VadOptions(min_silence_duration_ms=int(min_pause * 1000), speech_pad_ms=0)
     )
     pauses: list[tuple[float, float]] = []
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         start, end = before["end"] / sample_rate, after["start"] / sample_rate
         if end - start >= min_pause:
             pauses.append((start, end))

@@ -171,3 +171,17 @@ def test_model_choices(lib_path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     with Library.open(lib_path) as lib:
         (call,) = lib.list_calls()
         assert call.status == "ready" and call.model == "my-model"
+
+
+def test_demo_uses_its_own_library_and_runs_twice(tmp_path: Path) -> None:
+    from shadowbox.demo import demo_library_path
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["demo", "--no-tui", "--samples", str(CLIPS[0].path.parent)])
+    assert result.exit_code == 0, result.stderr
+    assert (demo_library_path() / "library.db").exists()
+    assert str(tmp_path) in str(demo_library_path())
+    assert CLIPS[0].title in result.stdout
+    again = runner.invoke(cli, ["demo", "--no-tui"])
+    assert again.exit_code == 0
+    assert "0 imported, 0 transcribed" in again.stderr
