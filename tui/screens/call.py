@@ -78,7 +78,7 @@ class CallScreen(Screen[None]):
     """Replay a call: the text follows the sound, and what is worth keeping gets tagged."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "play_pause", "Play/Pause", priority=True, id="call.play"),
+        Binding("space", "play_pause", "Play", priority=True, id="call.play"),
         Binding("left", "seek(-5)", "Back 5 s", priority=True, key_display="←", group=_SEEK,
                 id="call.back"),
         Binding("right", "seek(5)", "Forward 5 s", priority=True, key_display="→",

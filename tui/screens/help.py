@@ -13,6 +13,8 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
+_DESCRIPTIONS = {"command_palette": "Command palette: search every action"}
+
 
 def _where(node: DOMNode, screen: Screen[object]) -> str:
     if node is screen.app:
@@ -25,29 +27,30 @@ def _where(node: DOMNode, screen: Screen[object]) -> str:
 def binding_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     """(key, what it does, where) for every binding on ``screen``: app, screen and widgets.
 
-    Widgets that are not focused now still list their keys, so nothing is hidden.
+    Widgets that are not focused now still list their keys, so nothing is hidden; a key the
+    screen or app already claims is listed once, where it takes effect.
     """
     app = screen.app
     rows: list[tuple[str, str, str]] = []
-    seen: set[tuple[str, str]] = set()
+    claimed: set[str] = set()
     nodes: list[DOMNode] = [app, screen]
     nodes.extend(w for w in screen.query("*") if type(w).__module__.startswith("shadowbox_tui"))
-    nodes.extend(w for w in (screen.focused,) if w is not None and w not in nodes)
+    if screen.focused is not None and screen.focused not in nodes:
+        nodes.append(screen.focused)
     for node in nodes:
+        where = _where(node, screen)
+        grouped: dict[str, list[str]] = {}
         for key, bindings in node._bindings.key_to_bindings.items():
             for binding in bindings:
-                if not binding.description or binding.system:
+                if not binding.description or key in claimed:
                     continue
-                marker = (binding.action, _where(node, screen))
-                if marker in seen:
-                    continue
-                seen.add(marker)
-                display = binding.key_display or app.get_key_display(
-                    Binding(key, binding.action)
-                )
-                if display == key and len(key) > 1:
-                    display = key.replace("_", " ")
-                rows.append((display, binding.description, _where(node, screen)))
+                claimed.add(key)
+                display = app.get_key_display(Binding(key, binding.action))
+                description = _DESCRIPTIONS.get(binding.action, binding.description)
+                keys = grouped.setdefault(description, [])
+                if display not in keys:
+                    keys.append(display)
+        rows.extend((" ".join(keys), description, where) for description, keys in grouped.items())
     return rows
 
 

@@ -55,6 +55,7 @@ class LibraryScreen(Screen[None]):
         """Results of search number ``seq`` (older ones are dropped when they arrive late)."""
 
         seq: int
+        text: str
         hits: list[Hit]
         error: str | None
         seconds: float
@@ -74,6 +75,8 @@ class LibraryScreen(Screen[None]):
         self._timer: Timer | None = None
         self.last_results_at = 0.0
         """perf_counter when results were last shown (benchmarks read it)."""
+        self.shown_text: str | None = None
+        """The search text whose results are on screen (tests and benchmarks read it)."""
 
     # ------------------------------------------------------------------ accessors
 
@@ -185,6 +188,7 @@ class LibraryScreen(Screen[None]):
         if not text.strip() and objection is None:
             self.switcher.current = "calls"
             self.query_one("#search-status", Static).update("")
+            self.shown_text = None
             return
         self.switcher.current = "results"
         self.search_worker(self._seq, text, objection)
@@ -202,7 +206,9 @@ class LibraryScreen(Screen[None]):
             error = None
         except ShadowboxError as exc:
             hits, error = [], str(exc)
-        self.post_message(self.SearchDone(seq, hits, error, time.perf_counter() - began))
+        self.post_message(
+            self.SearchDone(seq, text, hits, error, time.perf_counter() - began)
+        )
 
     def on_library_screen_search_done(self, message: SearchDone) -> None:
         """Show the hits of the latest search; results of superseded searches are dropped."""
@@ -221,6 +227,7 @@ class LibraryScreen(Screen[None]):
             if self.facets.active:
                 label += f" · objection: {self.facets.active}"
             status.update(f"{label}  ·  Enter plays the highlighted hit")
+        self.shown_text = message.text
         self.last_results_at = time.perf_counter()
 
     # ------------------------------------------------------------------ opening

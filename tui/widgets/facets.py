@@ -44,9 +44,9 @@ class FacetList(OptionList):
     def show(self, facets: list[Facet]) -> None:
         """Show the facets, keeping the active one and the highlight where they were."""
         self.facets = facets
-        keep = self.highlighted
+        keep = self.highlighted or 0
         self.set_options(self._facet_options())
-        if keep is not None and self.option_count:
+        if self.option_count:
             self.highlighted = min(keep, self.option_count - 1)
 
     def _facet_options(self) -> list[Option]:

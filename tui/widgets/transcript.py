@@ -10,9 +10,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -112,6 +114,10 @@ def marker_prompt(marker: Marker) -> Table:
 
 class Transcript(OptionList):
     """The transcript as a list: Enter on a line plays from it; playback moves the light."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Play from this line", show=False, id="transcript.play"),
+    ]
 
     DEFAULT_CSS = """
     Transcript { height: 1fr; }
