@@ -1,0 +1,5 @@
+"""``python -m shadowbox``: the same as the ``shadowbox`` command."""
+
+from .cli import main
+
+main()
