@@ -293,6 +293,7 @@ class Player:
         # Written by the callback only.
         self._read = 0
         self._underruns = 0
+        self._requested = 0  # frames the device has asked for
         # Written by the render thread only.
         self._write = 0
         self._discard = 0
@@ -355,6 +356,15 @@ class Player:
             raise DeviceError(f"No audio output: the device refused to open ({exc})") from None
 
     @property
+    def device_running(self) -> bool:
+        """Whether the device is taking audio steadily, beyond filling its first buffer.
+
+        A sound server may take a moment after the stream opens (over a second on a loaded
+        machine); a play before that is heard when it starts.
+        """
+        return self._requested > (self.output_latency + 0.1) * self.sample_rate
+
+    @property
     def output_latency(self) -> float:
         """Seconds between the callback filling a buffer and it being heard."""
         if self._stream is None:
@@ -362,6 +372,7 @@ class Player:
         return float(self._stream.latency)
 
     def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self._requested += frames
         out = outdata[:, 0]
         if not self._playing:
             out.fill(0)

@@ -22,9 +22,12 @@ from shadowbox.errors import ShadowboxError
 from shadowbox.models import Call
 
 from .context import AppContext
-from .messages import LibraryChanged, TranscriptionFinished, TranscriptionProgress
-from .screens.call import CallScreen
-from .screens.help import HelpScreen
+from .messages import (
+    LibraryChanged,
+    TranscriptionFinished,
+    TranscriptionProgress,
+    WorkerFailed,
+)
 from .screens.library import LibraryScreen
 
 if TYPE_CHECKING:
@@ -119,6 +122,8 @@ class ShadowboxApp(App[None]):
 
     def on_transcription_finished(self, message: TranscriptionFinished) -> None:
         """Refresh what changed, report failures, and go again if more was queued."""
+        from .screens.call import CallScreen
+
         self._transcribing = False
         for problem in message.failed:
             self.notify(problem, title="Transcription failed", severity="error", timeout=10)
@@ -137,25 +142,29 @@ class ShadowboxApp(App[None]):
     # ------------------------------------------------------------------ errors
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Every worker that fails says so on screen; none fails silently."""
-        if event.state is not WorkerState.ERROR:
-            return
-        worker = event.worker
+        """The app's own workers report failures like everyone else's."""
+        if event.state is WorkerState.ERROR:
+            self.post_message(WorkerFailed(event.worker))
+
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        """The one place a failed worker becomes a visible error; none fails silently."""
+        worker = message.worker
         error = worker.error
         if worker.group == "transcribe":
             self._transcribing = False
         if isinstance(error, ShadowboxError):
-            message = str(error)
+            text = str(error)
         else:
             self.log.error("".join(traceback.format_exception(error)) if error else "")
-            message = f"Unexpected {type(error).__name__}: {error}"
-        self.notify(message, title=f"{worker.description} failed", severity="error",
-                    timeout=12)
+            text = f"Unexpected {type(error).__name__}: {error}"
+        self.notify(text, title=f"{worker.description} failed", severity="error", timeout=12)
 
     # ------------------------------------------------------------------ actions
 
     def action_help(self) -> None:
         """List every key of the current screen."""
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shadowbox.config import Settings, taxonomy_files
 from shadowbox.library import Library
-from shadowbox.objections import Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:
+    from shadowbox.objections import Taxonomy
 
 
 class LibraryPool:
@@ -66,6 +69,8 @@ class AppContext:
     @property
     def taxonomy(self) -> Taxonomy:
         """The objection taxonomy in force, loaded once (from a worker: files are read)."""
+        from shadowbox.objections import load_taxonomy
+
         with self._taxonomy_lock:
             if self._taxonomy is None:
                 self._taxonomy = load_taxonomy(taxonomy_files(self.settings))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.message import Message
+from textual.worker import Worker, WorkerState
 
 
 @dataclass
@@ -36,3 +37,23 @@ class LibraryChanged(Message):
     """Calls, tags or notes changed: lists and counts on screen should be read again."""
 
     call_id: str | None = None
+
+
+@dataclass
+class WorkerFailed(Message):
+    """A thread worker raised; the app's one handler shows it."""
+
+    worker: Worker[object]
+
+
+class ReportsWorkerErrors:
+    """Mixin for screens and widgets that run workers: their failures reach the app.
+
+    Textual tells only the node that started a worker about its state, so each such node
+    forwards failures to the app, where one handler turns them into a visible error.
+    """
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Forward a failure to the app."""
+        if event.state is WorkerState.ERROR:
+            self.app.post_message(WorkerFailed(event.worker))  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from shadowbox.models import Call, Consent, Marker, Segment, TalkTrack
 
 from ..context import AppContext
 from ..formatting import clock, day
-from ..messages import LibraryChanged
+from ..messages import LibraryChanged, ReportsWorkerErrors
 from ..widgets.player_bar import PlayerBar
 from ..widgets.transcript import Transcript, effective_custom_tags
 from .tagging import NoteScreen, TagChoice, TagScreen
@@ -74,7 +74,7 @@ def track_details(track: TalkTrack | None) -> Text:
     return text
 
 
-class CallScreen(Screen[None]):
+class CallScreen(ReportsWorkerErrors, Screen[None]):
     """Replay a call: the text follows the sound, and what is worth keeping gets tagged."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

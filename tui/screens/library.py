@@ -16,18 +16,20 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Input, Label, Static
 
 from shadowbox.errors import ShadowboxError
+from shadowbox.library import Library
 from shadowbox.models import Hit
-from shadowbox.search import search
 
 from ..context import AppContext
+from ..messages import ReportsWorkerErrors
 from ..widgets.calls_table import CallsTable
 from ..widgets.facets import Facet, FacetList
 from ..widgets.results import ResultsList
 
 DEBOUNCE = 0.06
 """Seconds between searches while typing: a pause this long always searches at once."""
-RESULT_LIMIT = 50
-"""Hits shown for a search."""
+RESULT_PAGE = 20
+"""Hits read per search; more are read when the cursor reaches the last one."""
+RESULT_MAX = 500
 POLL_SECONDS = 2.0
 """How often statuses of calls on screen are re-read while any is queued or transcribing."""
 
@@ -40,7 +42,7 @@ class SearchInput(Input):
     ]
 
 
-class LibraryScreen(Screen[None]):
+class LibraryScreen(ReportsWorkerErrors, Screen[None]):
     """Browse calls, search what reps said, filter by objection, and open what you find."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -56,6 +58,7 @@ class LibraryScreen(Screen[None]):
 
         seq: int
         text: str
+        limit: int
         hits: list[Hit]
         error: str | None
         seconds: float
@@ -71,6 +74,8 @@ class LibraryScreen(Screen[None]):
         super().__init__(id="library")
         self.context = context
         self._seq = 0
+        self._limit = RESULT_PAGE
+        self._search_running: tuple[int, Library] | None = None
         self._last_launch = 0.0
         self._timer: Timer | None = None
         self.last_results_at = 0.0
@@ -177,12 +182,17 @@ class LibraryScreen(Screen[None]):
     def _submitted(self, event: Input.Submitted) -> None:
         self.action_focus_list()
 
-    def _run_search(self) -> None:
+    def _run_search(self, limit: int = RESULT_PAGE) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
         self._last_launch = time.monotonic()
         self._seq += 1
+        self._limit = limit
+        running = self._search_running
+        if running is not None:
+            # Its answer is already out of date: stop it rather than let it use a CPU.
+            running[1].conn.interrupt()
         text = self.search_box.value
         objection = self.facets.active
         if not text.strip() and objection is None:
@@ -191,30 +201,37 @@ class LibraryScreen(Screen[None]):
             self.shown_text = None
             return
         self.switcher.current = "results"
-        self.search_worker(self._seq, text, objection)
+        self.search_worker(self._seq, text, objection, limit)
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False,
           description="Search")
-    def search_worker(self, seq: int, text: str, objection: str | None) -> None:
+    def search_worker(self, seq: int, text: str, objection: str | None, limit: int) -> None:
         """Run one search off the event loop and post its hits (or why there are none)."""
+        from shadowbox.search import search  # its taxonomy code is not needed to paint
+
         began = time.perf_counter()
+        library = self.context.library
+        taxonomy = self.context.taxonomy
+        self._search_running = (seq, library)
         try:
-            hits = search(
-                self.context.library, self.context.taxonomy, text,
-                objections=[objection] if objection else [], typing=True, limit=RESULT_LIMIT,
-            )
+            hits = search(library, taxonomy, text, objections=[objection] if objection else [],
+                          typing=True, limit=limit)
             error = None
         except ShadowboxError as exc:
             hits, error = [], str(exc)
+        finally:
+            if self._search_running is not None and self._search_running[0] == seq:
+                self._search_running = None
         self.post_message(
-            self.SearchDone(seq, text, hits, error, time.perf_counter() - began)
+            self.SearchDone(seq, text, limit, hits, error, time.perf_counter() - began)
         )
 
     def on_library_screen_search_done(self, message: SearchDone) -> None:
         """Show the hits of the latest search; results of superseded searches are dropped."""
         if message.seq != self._seq:
             return
-        self.results.show(message.hits)
+        more = message.limit > RESULT_PAGE and self.shown_text == message.text
+        self.results.show(message.hits, keep_highlight=more)
         status = self.query_one("#search-status", Static)
         if message.error:
             status.update(message.error)
@@ -222,13 +239,20 @@ class LibraryScreen(Screen[None]):
         else:
             status.remove_class("error")
             n = len(message.hits)
-            more = "+" if n >= RESULT_LIMIT else ""
-            label = f"{n}{more} hit{'s' if n != 1 else ''}"
+            plus = "+" if n >= message.limit else ""
+            label = f"{n}{plus} hit{'s' if n != 1 else ''}"
             if self.facets.active:
                 label += f" · objection: {self.facets.active}"
             status.update(f"{label}  ·  Enter plays the highlighted hit")
         self.shown_text = message.text
         self.last_results_at = time.perf_counter()
+
+    @on(ResultsList.OptionHighlighted, "#results")
+    def _maybe_more(self, event: ResultsList.OptionHighlighted) -> None:
+        hits = self.results.hits
+        at_end = event.option_index >= self.results.option_count - 1
+        if at_end and len(hits) >= self._limit and self._limit < RESULT_MAX:
+            self._run_search(limit=min(self._limit * 3, RESULT_MAX))
 
     # ------------------------------------------------------------------ opening
 

@@ -29,7 +29,7 @@ from shadowbox.library import Library
 
 from ..context import AppContext
 from ..formatting import clock
-from ..messages import LibraryChanged
+from ..messages import LibraryChanged, ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from shadowbox.recording import LiveStatus, SavedRecording
@@ -66,7 +66,7 @@ def meter(dbfs: float | None, cells: int = METER_CELLS) -> Text:
     return text
 
 
-class RecordScreen(Screen[None]):
+class RecordScreen(ReportsWorkerErrors, Screen[None]):
     """Record your side of a call: choose how they consented, then space starts and stops."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

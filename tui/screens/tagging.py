@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,10 +13,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, SelectionList, Static, TextArea
 
 from shadowbox.models import TalkTrack
-from shadowbox.objections import Taxonomy
 
 from ..formatting import clock
 from ..widgets.transcript import effective_custom_tags
+
+if TYPE_CHECKING:
+    from shadowbox.objections import Taxonomy
 
 
 @dataclass(frozen=True)

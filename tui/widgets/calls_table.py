@@ -26,6 +26,7 @@ from shadowbox.models import Call
 
 from ..context import AppContext
 from ..formatting import clock, day, fit, status
+from ..messages import ReportsWorkerErrors
 
 PAGE = 100
 """Calls read per query; a screen shows far fewer, so one page usually suffices."""
@@ -33,7 +34,7 @@ PAGE = 100
 _FIXED = (("Rep", 12), ("Date", 10), ("Length", 7), ("Status", 18))
 
 
-class CallsTable(ScrollView, can_focus=True):
+class CallsTable(ReportsWorkerErrors, ScrollView, can_focus=True):
     """Calls newest first (title, rep, date, length, status), paged in from the library."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

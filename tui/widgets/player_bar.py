@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events
@@ -10,7 +11,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from shadowbox.playback import PlayerState
+if TYPE_CHECKING:
+    from shadowbox.playback import PlayerState
+
 
 from ..formatting import clock
 

@@ -47,8 +47,14 @@ class ResultsList(OptionList):
         super().__init__(id=id)
         self.hits: list[Hit] = []
 
-    def show(self, hits: list[Hit]) -> None:
-        """Replace the list with ``hits`` (best first), keeping the first one highlighted."""
+    def show(self, hits: list[Hit], *, keep_highlight: bool = False) -> None:
+        """Replace the list with ``hits`` (best first), highlighting the first one.
+
+        Args:
+            hits: the hits in rank order.
+            keep_highlight: keep the cursor where it was (more hits of the same search).
+        """
+        keep = self.highlighted if keep_highlight else None
         self.hits = list(hits)
         options: list[Option | None] = []
         for i, hit in enumerate(self.hits):
@@ -57,7 +63,7 @@ class ResultsList(OptionList):
             options.append(Option(hit_prompt(hit), id=str(i)))
         self.set_options(options)
         if self.hits:
-            self.highlighted = 0
+            self.highlighted = min(keep, len(options) - 1) if keep is not None else 0
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Turn the generic selection into a :class:`Chosen` carrying the hit."""
