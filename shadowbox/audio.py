@@ -61,17 +61,10 @@ def decode(path: Path, channel: str = "mix") -> DecodedAudio:
     if channel not in CHANNELS:
         raise AudioError(f"Channel {channel!r}: choose one of {', '.join(CHANNELS)}")
     check_path(path)
-    # Imported lazily: faster_whisper pulls in ctranslate2 and onnxruntime, which listing
-    # commands should not pay for.
     import av
-    from faster_whisper.audio import decode_audio
 
     try:
-        if channel == "mix":
-            samples = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-        else:
-            left, right = decode_audio(str(path), sampling_rate=SAMPLE_RATE, split_stereo=True)
-            samples = left if channel == "left" else right
+        samples = _decode_16k_mono(path, channel)
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise AudioError(
@@ -87,6 +80,76 @@ def decode(path: Path, channel: str = "mix") -> DecodedAudio:
             f"({audio.duration:.2f} s decoded; the file may be truncated or not audio)"
         )
     return audio
+
+
+class _Growing:
+    """A float32 buffer that grows by doubling: one copy of the audio, not a list of chunks."""
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.empty(max(capacity, SAMPLE_RATE), dtype=np.float32)
+        self.size = 0
+
+    def extend(self, block: np.ndarray) -> None:
+        need = self.size + len(block)
+        if need > len(self.data):
+            bigger = np.empty(max(need, len(self.data) * 2), dtype=np.float32)
+            bigger[: self.size] = self.data[: self.size]
+            self.data = bigger
+        self.data[self.size : need] = block
+        self.size = need
+
+    def result(self) -> np.ndarray:
+        # A view when little is wasted: copying an hour of audio would double the peak.
+        if self.size >= len(self.data) * 0.9:
+            return self.data[: self.size]
+        return self.data[: self.size].copy()
+
+
+def _decode_16k_mono(path: Path, channel: str) -> np.ndarray:
+    """Decode, resample and pick the channel frame by frame into one preallocated buffer.
+
+    Peak memory is about one float32 copy of the result (230 MB an hour), whatever the
+    source's rate and channel count.
+    """
+    import av
+
+    with av.open(str(path), metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise ValueError("the file has no audio stream")
+        stream = container.streams.audio[0]
+        expected = 0
+        if stream.duration is not None and stream.time_base is not None:
+            expected = int(float(stream.duration * stream.time_base) * SAMPLE_RATE) + SAMPLE_RATE
+        elif container.duration:
+            expected = int(container.duration / 1_000_000 * SAMPLE_RATE) + SAMPLE_RATE
+        buffer = _Growing(expected)
+        # Multichannel audio becomes planar stereo and "mix" averages the two sides, which
+        # never clips, unlike FFmpeg's own downmix to mono (left + right at 0.707 each).
+        # A mono source stays mono: its one channel is every choice.
+        mono = stream.codec_context.channels == 1
+        layout = "mono" if mono else "stereo"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
+
+        def take(frames: list[av.AudioFrame]) -> None:
+            for out in frames:
+                planes = out.to_ndarray()
+                if mono or channel == "left":
+                    buffer.extend(planes[0])
+                elif channel == "right":
+                    buffer.extend(planes[1])
+                else:
+                    buffer.extend((planes[0] + planes[1]) * 0.5)
+
+        try:
+            for frame in container.decode(stream):
+                frame.pts = None
+                take(resampler.resample(frame))
+        except av.error.InvalidDataError:
+            # A damaged tail (a recording cut off mid-write): keep what decoded cleanly.
+            if buffer.size == 0:
+                raise
+        take(resampler.resample(None))
+    return buffer.result()
 
 
 def file_hash(path: Path) -> str:
