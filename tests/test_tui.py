@@ -510,6 +510,35 @@ def test_without_a_microphone_record_says_why(lib: Path) -> None:
     run(go)
 
 
+@pytest.mark.model
+def test_quitting_while_transcribing_puts_the_job_back(lib: Path) -> None:
+    with Library.open(lib) as library:
+        import_files(library, [SAMPLES / "05_need_spreadsheets.flac"], Settings(library=lib),
+                     consent="written", title="Spreadsheets")
+
+    async def go() -> None:
+        app = app_for(lib, transcribe=True)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = library_screen(app)
+            await wait_until(pilot, lambda: any(
+                c.status == "transcribing" for c in screen.calls.visible_calls()),
+                timeout=60, what="transcription to start")
+            assert app.transcribing
+            await pilot.press("q")
+
+    began = time.monotonic()
+    run(go)
+    assert time.monotonic() - began < 60
+    with Library.open(lib) as library:
+        call = library.get_call("Spreadsheets")
+        jobs = library.queued_jobs()
+        # Put back (queued, no lease) unless it happened to finish first.
+        assert call.status == "ready" or (
+            call.status == "queued" and [j.status for j in jobs] == ["queued"]
+            and jobs[0].lease_owner is None
+        )
+
+
 # ---------------------------------------------------------------------- finding your way
 
 

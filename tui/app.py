@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from shadowbox.config import Settings
 from shadowbox.errors import ShadowboxError
+from shadowbox.library import Library
 from shadowbox.models import Call
 
 from .context import AppContext
@@ -29,12 +30,16 @@ from .messages import (
     WorkerFailed,
 )
 from .screens.library import LibraryScreen
+from .transcriber import ChildTranscriber
 
 if TYPE_CHECKING:
     from shadowbox.worker import Worker as TranscriptionWorker
 
 TRANSCRIBE_THREADS = 1
-"""Speech-model threads while the app is open: one keeps the screen responsive (measured)."""
+"""Speech-model threads while the app is open: one leaves a core for the screen."""
+TRANSCRIBE_IN_PROCESS = True
+"""Transcribe in a child process (the model's Python work cannot then stall the screen);
+False runs the worker in a thread of the app (benchmarks/tui.py compares the two)."""
 
 
 class ShadowboxApp(App[None]):
@@ -52,12 +57,17 @@ class ShadowboxApp(App[None]):
         """Build the app over ``context`` (use :func:`make_app`)."""
         super().__init__()
         self.context = context
-        self._transcriber: TranscriptionWorker | None = None
+        self._transcriber: TranscriptionWorker | ChildTranscriber | None = None
         self._transcribing = False
         self._again = False
 
         self.library_screen = LibraryScreen(context)
         """The library screen, always at the bottom of the stack."""
+
+    @property
+    def transcribing(self) -> bool:
+        """Whether the background transcriber is running."""
+        return self._transcribing
 
     def on_mount(self) -> None:
         """Show the library and transcribe anything left in the queue."""
@@ -67,8 +77,11 @@ class ShadowboxApp(App[None]):
 
     def on_unmount(self) -> None:
         """Ask the background transcriber to put its job back and stop."""
-        if self._transcriber is not None:
-            self._transcriber.stop_event.set()
+        transcriber = self._transcriber
+        if isinstance(transcriber, ChildTranscriber):
+            transcriber.stop()
+        elif transcriber is not None:
+            transcriber.stop_event.set()
 
     # ------------------------------------------------------------------ transcription
 
@@ -85,9 +98,6 @@ class ShadowboxApp(App[None]):
           description="Transcribe queued calls")
     def transcribe_queue(self) -> None:
         """Run the transcription worker over the queue, posting progress as it goes."""
-        from shadowbox.worker import Progress
-        from shadowbox.worker import Worker as TranscriptionWorker
-
         library = self.context.library
         waiting = [
             j for j in library.queued_jobs()
@@ -97,6 +107,35 @@ class ShadowboxApp(App[None]):
             self.post_message(TranscriptionFinished((), ()))
             return
         settings = self.context.settings.with_overrides(cpu_threads=TRANSCRIBE_THREADS)
+        try:
+            if TRANSCRIBE_IN_PROCESS:
+                done, failed = self._transcribe_in_child(settings)
+            else:
+                done, failed = self._transcribe_in_thread(library, settings)
+        finally:
+            self._transcriber = None
+            self._transcribing = False
+        self.post_message(TranscriptionFinished(done, failed))
+
+    def _transcribe_in_child(self, settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        from .transcriber import ChildTranscriber
+
+        child = ChildTranscriber(settings)
+        self._transcriber = child
+        for event in child.events():
+            if event.kind in ("start", "progress") and event.call_id:
+                self.post_message(TranscriptionProgress(event.call_id, event.fraction))
+            elif event.kind == "error":
+                raise ShadowboxError(event.message or "the transcriber stopped")
+            elif event.kind == "done":
+                return event.done, event.failed
+        return (), ()
+
+    def _transcribe_in_thread(
+        self, library: Library, settings: Settings
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        from shadowbox.worker import Progress
+        from shadowbox.worker import Worker as TranscriptionWorker
 
         def progress(p: Progress) -> None:
             self.post_message(TranscriptionProgress(p.call.id, p.fraction))
@@ -106,15 +145,11 @@ class ShadowboxApp(App[None]):
 
         worker = TranscriptionWorker(library, settings, on_progress=progress, on_start=started)
         self._transcriber = worker
-        try:
-            report = worker.run(once=True)
-        finally:
-            self._transcriber = None
-            self._transcribing = False
-        self.post_message(TranscriptionFinished(
+        report = worker.run(once=True)
+        return (
             tuple(c.id for c in report.done),
             tuple(f"{c.title}: {reason}" for c, reason in report.failed),
-        ))
+        )
 
     def on_transcription_progress(self, message: TranscriptionProgress) -> None:
         """Move the call's progress bar."""
