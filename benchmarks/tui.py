@@ -237,12 +237,13 @@ def queued_library(n_clips: int) -> Path:
     root = Path(tempfile.mkdtemp(prefix="shadowbox-bench-tui-")) / "lib"
     clips = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".ogg", ".flac"))[:n_clips]
     with Library.open(root) as library:
-        import_files(library, clips, Settings(library=root), consent="written")
+        if clips:
+            import_files(library, clips, Settings(library=root), consent="written")
     return root
 
 
 async def _timer_session(root: Path, threads: int, in_process: bool,
-                         max_seconds: float) -> dict[str, Any]:
+                         max_seconds: float, idle_seconds: float = 0.0) -> dict[str, Any]:
     from shadowbox_tui import app as app_module
 
     from shadowbox.config import Settings
@@ -264,10 +265,14 @@ async def _timer_session(root: Path, threads: int, in_process: bool,
             await pilot.pause(0.01)
         app.set_interval(0.02, tick)
         began = time.monotonic()
+        if idle_seconds:
+            await asyncio.sleep(idle_seconds)
         while app.transcribing and time.monotonic() - began < max_seconds:
             await asyncio.sleep(0.1)
         seconds = time.monotonic() - began
     where = "child process" if in_process else "thread"
+    if idle_seconds:
+        where = "control run: nothing to transcribe"
     return {"threads": threads, "where": where, "transcribed_s": seconds, **summary(late[5:])}
 
 
@@ -275,6 +280,12 @@ def bench_transcribe(n_clips: int, threads: Sequence[int],
                      modes: Sequence[str]) -> list[dict[str, Any]]:
     """A 20 ms timer's lateness while the app transcribes in the background."""
     out = []
+    root = queued_library(0)
+    log("control: the same timer with nothing to transcribe")
+    try:
+        out.append(asyncio.run(_timer_session(root, 1, True, 300, idle_seconds=15.0)))
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
     for mode in modes:
         for n in threads:
             root = queued_library(n_clips)
