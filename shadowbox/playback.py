@@ -66,10 +66,14 @@ class Span:
 def load_audio(path: Path, channel: str = "mix") -> tuple[np.ndarray, int]:
     """Decode a recording at its own sample rate to mono float32 for playback.
 
+    Frames are decoded one by one into a buffer sized from the stream's duration, so the
+    peak memory is about one copy of the result (an hour at 48 kHz: 690 MB).
+
     Args:
         path: the audio file (any format PyAV reads).
-        channel: ``mix`` averages the channels; ``left``/``right`` keep one (the call's own
-            channel, so a stereo recording plays only the side that was transcribed).
+        channel: ``mix`` averages the two sides (never clips); ``left``/``right`` keep one
+            (the call's own channel, so a stereo recording plays only the side that was
+            transcribed). A mono file gives its one channel for every choice.
 
     Returns the samples and their rate. Raises AudioError naming the file and the reason.
     """
@@ -79,38 +83,69 @@ def load_audio(path: Path, channel: str = "mix") -> tuple[np.ndarray, int]:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioError(f"Could not open recording {path}: it has no audio stream")
             stream = container.streams.audio[0]
             rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-            resampler = av.AudioResampler(format="fltp", rate=rate)
-            parts: list[np.ndarray] = []
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    parts.append(_pick(out.to_ndarray(), channel))
-            for out in resampler.resample(None):
-                parts.append(_pick(out.to_ndarray(), channel))
+            if rate <= 0:
+                raise AudioError(f"Could not open recording {path}: no sample rate")
+            expected = rate
+            if stream.duration is not None and stream.time_base is not None:
+                expected += int(float(stream.duration * stream.time_base) * rate)
+            buffer = _Buffer(expected)
+            mono = stream.codec_context.channels == 1
+            resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo",
+                                          rate=rate)
+
+            def take(frames: list[Any]) -> None:
+                for out in frames:
+                    planes = out.to_ndarray()
+                    if mono or channel == "left":
+                        buffer.extend(planes[0])
+                    elif channel == "right":
+                        buffer.extend(planes[1])
+                    else:
+                        buffer.extend((planes[0] + planes[1]) * 0.5)
+
+            try:
+                for frame in container.decode(stream):
+                    frame.pts = None
+                    take(resampler.resample(frame))
+            except av.error.InvalidDataError:
+                if buffer.size == 0:  # a damaged tail keeps what decoded; nothing is an error
+                    raise
+            take(resampler.resample(None))
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise AudioError(
             f"Could not open recording {path}: not a readable audio file ({reason})"
         ) from None
-    if not parts or rate <= 0:
+    if buffer.size == 0:
         raise AudioError(f"Could not open recording {path}: it holds no audio")
-    samples = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
-    return samples, rate
+    return buffer.result(), rate
 
 
-def _pick(planes: np.ndarray, channel: str) -> np.ndarray:
-    planes = np.atleast_2d(planes)
-    if planes.shape[0] == 1:
-        return planes[0].astype(np.float32, copy=False)
-    if channel == "left":
-        return planes[0].astype(np.float32, copy=False)
-    if channel == "right":
-        return planes[1].astype(np.float32, copy=False)
-    return planes.mean(axis=0, dtype=np.float32)
+class _Buffer:
+    """float32 samples that grow by doubling (one copy of the audio, not a list of chunks)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.empty(max(capacity, 1024), dtype=np.float32)
+        self.size = 0
+
+    def extend(self, block: np.ndarray) -> None:
+        need = self.size + len(block)
+        if need > len(self.data):
+            bigger = np.empty(max(need, len(self.data) * 2), dtype=np.float32)
+            bigger[: self.size] = self.data[: self.size]
+            self.data = bigger
+        self.data[self.size : need] = block
+        self.size = need
+
+    def result(self) -> np.ndarray:
+        if self.size >= len(self.data) * 0.9:
+            return self.data[: self.size]
+        return self.data[: self.size].copy()
 
 
 def merge_spans(ranges: Sequence[tuple[float, float]], duration: float,

@@ -482,10 +482,12 @@ def test_a_failing_worker_shows_its_error(lib: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await ready_library(pilot, app)
             app.push_screen(CallScreen(app.context, "no-such-call"))
-            await wait_until(pilot, lambda: any(
-                "no such call" in n.message for n in app._notifications), what="the error")
-            note = next(n for n in app._notifications if "no such call" in n.message)
-            assert note.severity == "error" and "Read the call failed" in note.title
+            def failures() -> set[str]:
+                return {n.title for n in app._notifications
+                        if "no such call" in n.message and n.severity == "error"}
+
+            await wait_until(pilot, lambda: len(failures()) == 2, what="the errors")
+            assert failures() == {"Read the call failed", "Open the audio failed"}
 
     run(go)
 

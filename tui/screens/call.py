@@ -232,6 +232,8 @@ class CallScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one("#call-header", Static).update("  ·  ".join(parts))
         self.transcript.show(message.tracks, message.segments, message.markers)
         self.player_bar.markers = [m.at for m in message.markers]
+        if self.player is not None:  # read again after a re-transcription
+            self.player.set_ranges([(t.start, t.end) for t in message.tracks])
         row = self.transcript.row_of_segment(self._segment_id, self._start_at)
         if self._segment_id is None and self._track_id is not None:
             for i, entry in enumerate(self.transcript.entries):
@@ -271,8 +273,7 @@ class CallScreen(ReportsWorkerErrors, Screen[None]):
         state = self.player.state()
         if state != self.player_bar.state:
             self.player_bar.state = state
-            if state.playing or state.ended:
-                self.transcript.follow(state.position)
+            self.transcript.follow(state.position)
 
     @on(OptionList.OptionHighlighted, "#transcript")
     def _show_details(self) -> None:
