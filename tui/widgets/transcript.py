@@ -162,7 +162,8 @@ class Transcript(OptionList):
             entries.insert(at, Entry("marker", marker.at, marker=marker))
         self.entries = entries
         self._segment_rows = [i for i, e in enumerate(entries) if e.kind == "segment"]
-        self._segment_starts = [entries[i].start for i in self._segment_rows]
+        # A segment is heard from its first word (which a playhead placed there must light).
+        self._segment_starts = [entries[i].play_from for i in self._segment_rows]
         self._playing = None
         self.set_options([Option(self._prompt(e), id=str(i)) for i, e in enumerate(entries)])
         if entries:
