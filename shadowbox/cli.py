@@ -55,7 +55,15 @@ class State:
     def library(self) -> Library:
         """The library named by --library, SHADOWBOX_LIBRARY or the platform default."""
         if self._library is None:
+            from .recording import recover_interrupted
+
             self._library = Library.open(self.settings.library)
+            for call in recover_interrupted(self._library, on_problem=_warn):
+                click.echo(
+                    f"Recovered an interrupted recording as {call.id[:8]} {call.title!r} "
+                    "(queued for transcription)",
+                    err=True,
+                )
         return self._library
 
     def close(self) -> None:
@@ -65,6 +73,11 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+
+
+def _warn(path: Path, reason: str) -> None:
+    click.echo(f"shadowbox: warning: interrupted recording {path} left as it is: {reason}",
+               err=True)
 
 
 def json_option(fn: F) -> F:
@@ -432,6 +445,16 @@ def tui(state: State) -> None:
     from shadowbox_tui.app import make_app
 
     make_app(state.settings).run()
+
+
+def _register() -> None:
+    from .cli_capture import devices, record
+
+    cli.add_command(record)
+    cli.add_command(devices)
+
+
+_register()
 
 
 def main() -> None:
