@@ -27,7 +27,7 @@ from .models import Call, Consent, Hit, Job, Marker, Segment, Tag, TalkTrack, Wo
 
 DB_NAME = "library.db"
 AUDIO_DIR = "audio"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LEASE_SECONDS = 120.0
 MAX_ATTEMPTS = 3
 # Ranking every match of a very common word is slow (about 1 s for 900,000 rows); bm25 ranks
@@ -153,8 +153,50 @@ CREATE TRIGGER segments_au AFTER UPDATE ON segments BEGIN
 END;
 """
 
+# Version 2: curated collections and their ordered items (a talk track or a time range of a
+# call, with a curator's note), the library's own stable id (bundles name where they came
+# from), and the ids of forgotten calls (a bundle must not bring an erased call back).
+_SCHEMA_V2 = """
+CREATE TABLE library_info (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO library_info (key, value) VALUES ('library_id', lower(
+    hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
+    || '-' || substr('89ab', 1 + abs(random() % 4), 1) || substr(hex(randomblob(2)), 2)
+    || '-' || hex(randomblob(6))
+));
+CREATE TABLE collections (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT,
+    curator TEXT,
+    origin TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE collection_items (
+    id TEXT PRIMARY KEY,
+    collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+    track_id INTEGER REFERENCES talk_tracks(id) ON DELETE SET NULL,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL CHECK ("end" > start),
+    note TEXT,
+    added_at TEXT NOT NULL
+);
+CREATE INDEX collection_items_order ON collection_items(collection_id, position);
+CREATE INDEX collection_items_call ON collection_items(call_id);
+CREATE INDEX collection_items_track ON collection_items(track_id);
+CREATE TABLE forgotten_calls (
+    call_id TEXT PRIMARY KEY,
+    forgotten_at TEXT NOT NULL
+);
+"""
+
 # Forward migrations: MIGRATIONS[n] takes a database at version n to n + 1.
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
 
 
 def now_iso() -> str:
@@ -769,6 +811,7 @@ class Library:
         tags: Sequence[str] = (),
         newest_first: bool = False,
         limit: int = 20,
+        collections: Sequence[str] = (),
     ) -> list[Hit]:
         """Run a search: an FTS5 MATCH expression (or None) plus filters, best hits first.
 
@@ -783,9 +826,10 @@ class Library:
             tags: custom tag names; a hit must carry one of them.
             newest_first: skip ranking (used for one or two typed characters).
             limit: the most hits to return.
+            collections: collection ids; a hit must lie in an item of one of them.
         """
         if match is None:
-            return self._filter_only(objections, reps, tags, limit)
+            return self._filter_only(objections, reps, tags, limit, collections)
         parts = [f"({match})"]
         for column, values in (("objections", objections), ("tags", tags)):
             if values:
@@ -793,8 +837,14 @@ class Library:
                 parts.append(f"{column} : ({alts})")
         expr = " AND ".join(parts)
         rep_sql, rep_params = _in_nocase("c.rep", reps)
-        join = "JOIN segments s ON s.id = f.rowid JOIN calls c ON c.id = s.call_id" if reps else ""
+        join = (
+            "JOIN segments s ON s.id = f.rowid JOIN calls c ON c.id = s.call_id"
+            if reps or collections else ""
+        )
         rep_where = f" AND {rep_sql}" if reps else ""
+        if collections:
+            rep_where += " AND " + self._in_collections_sql("s", len(collections))
+            rep_params = [*rep_params, *collections]
         if newest_first:
             inner = (
                 f"SELECT f.rowid AS id, 0.0 AS score FROM segments_fts f {join}"
@@ -839,7 +889,12 @@ class Library:
         return hits
 
     def _filter_only(
-        self, objections: Sequence[str], reps: Sequence[str], tags: Sequence[str], limit: int
+        self,
+        objections: Sequence[str],
+        reps: Sequence[str],
+        tags: Sequence[str],
+        limit: int,
+        collections: Sequence[str] = (),
     ) -> list[Hit]:
         where: list[str] = []
         params: list[Any] = []
@@ -855,6 +910,9 @@ class Library:
             sql, rep_params = _in_nocase("c.rep", reps)
             where.append(sql)
             params.extend(rep_params)
+        if collections:
+            where.append(self._in_collections_sql("t", len(collections)))
+            params.extend(collections)
         clause = " AND ".join(where) if where else "1"
         rows = self.conn.execute(
             'SELECT t.id, t.call_id, t.start, t."end", t.text, t.objections, c.title, c.rep'
@@ -880,6 +938,458 @@ class Library:
         with self.write():
             self.db.table("calls").insert_all(calls, batch_size=1000)
             self.db.table("segments").insert_all(segments, batch_size=5000)
+
+    # ---- collections
+    # Curated collections and their items, the library's own id, the calls that bundles bring
+    # in, and erasure. The logic lives in shadowbox.collections, .bundle and .erase.
+
+    _COLLECTION_SELECT = (
+        'SELECT c.*, count(i.id) AS n_items, coalesce(sum(i."end" - i.start), 0) AS seconds'
+        " FROM collections c LEFT JOIN collection_items i ON i.collection_id = c.id"
+    )
+    _ITEM_SELECT = (
+        "SELECT i.*, c.title, c.rep, t.text AS track_text, t.objections AS track_objections"
+        " FROM collection_items i JOIN calls c ON c.id = i.call_id"
+        " LEFT JOIN talk_tracks t ON t.id = i.track_id"
+    )
+
+    def library_id(self) -> str:
+        """This library's stable id (made by the v2 migration); bundles name their origin by it."""
+        row = self.conn.execute(
+            "SELECT value FROM library_info WHERE key = 'library_id'"
+        ).fetchone()
+        if row is None:
+            raise LibraryError(f"Library {self.root}: it has no library id (damaged database)")
+        return str(row[0])
+
+    def collection(self, ref: str) -> Collection:
+        """A collection by id, name (any case) or unique id prefix (4+ characters).
+
+        Raises NotFoundError naming what was asked for.
+        """
+        group = " GROUP BY c.id"
+        for where in ("c.id = ?", "c.name = ?"):
+            row = self.conn.execute(
+                f"{self._COLLECTION_SELECT} WHERE {where}{group}", (ref,)
+            ).fetchone()
+            if row is not None:
+                return self._collection_from_row(row)
+        if len(ref) >= 4:
+            rows = self.conn.execute(
+                f"{self._COLLECTION_SELECT} WHERE c.id LIKE ? ESCAPE '\\'{group} LIMIT 2",
+                (_like_prefix(ref),),
+            ).fetchall()
+            if len(rows) == 1:
+                return self._collection_from_row(rows[0])
+            if len(rows) > 1:
+                raise NotFoundError(
+                    f"Collection {ref!r}: more than one collection matches; give more of its id"
+                )
+        raise NotFoundError(
+            f"Collection {ref!r}: no such collection (see `shadowbox collection list`)"
+        )
+
+    def collection_by_id(self, collection_id: str) -> Collection | None:
+        """The collection with exactly this id, or None (bundle import merges by id)."""
+        row = self.conn.execute(
+            f"{self._COLLECTION_SELECT} WHERE c.id = ? GROUP BY c.id", (collection_id,)
+        ).fetchone()
+        return self._collection_from_row(row) if row else None
+
+    def collection_name_taken(self, name: str) -> bool:
+        """Whether a collection already has this name (names are unique, case aside)."""
+        row = self.conn.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone()
+        return row is not None
+
+    def list_collections(self) -> list[Collection]:
+        """Every collection, by name, with its item count and total length."""
+        return [
+            self._collection_from_row(r)
+            for r in self.conn.execute(
+                f"{self._COLLECTION_SELECT} GROUP BY c.id ORDER BY c.name COLLATE NOCASE"
+            )
+        ]
+
+    def create_collection(
+        self,
+        *,
+        collection_id: str,
+        name: str,
+        description: str | None = None,
+        curator: str | None = None,
+        origin: str | None = None,
+        created_at: str | None = None,
+    ) -> Collection:
+        """Store a new, empty collection.
+
+        Args:
+            collection_id: its stable id (a UUID), kept when the collection travels in a bundle.
+            name: unique in the library, compared without case.
+            description: what the collection teaches.
+            curator: who put it together.
+            origin: the id of the library it was first made in (default: this one).
+            created_at: when it was first made (default: now).
+        """
+        stamp = now_iso()
+        try:
+            with self.write() as conn:
+                conn.execute(
+                    "INSERT INTO collections (id, name, description, curator, origin,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        collection_id, name, description, curator,
+                        origin or self.library_id(), created_at or stamp, stamp,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise LibraryError(
+                f"Collection {name!r}: a collection with that name or id already exists"
+            ) from None
+        return self.collection(collection_id)
+
+    def update_collection(
+        self, collection_id: str, *, name: str | None = None, description: str | None = None
+    ) -> Collection:
+        """Rename a collection or change its description (None leaves a field as it is)."""
+        try:
+            with self.write() as conn:
+                if name is not None:
+                    conn.execute(
+                        "UPDATE collections SET name = ? WHERE id = ?", (name, collection_id)
+                    )
+                if description is not None:
+                    conn.execute(
+                        "UPDATE collections SET description = ? WHERE id = ?",
+                        (description, collection_id),
+                    )
+                conn.execute(
+                    "UPDATE collections SET updated_at = ? WHERE id = ?", (now_iso(), collection_id)
+                )
+        except sqlite3.IntegrityError:
+            raise LibraryError(f"Collection {name!r}: another collection has that name") from None
+        return self.collection(collection_id)
+
+    def delete_collection(self, collection_id: str) -> None:
+        """Delete a collection and its items (the calls and talk tracks stay)."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
+
+    def collection_items(self, collection_id: str) -> list[CollectionItem]:
+        """A collection's items in order, with their call's title and talk track's text."""
+        return [
+            self._item_from_row(r)
+            for r in self.conn.execute(
+                f"{self._ITEM_SELECT} WHERE i.collection_id = ? ORDER BY i.position, i.added_at",
+                (collection_id,),
+            )
+        ]
+
+    def collection_item(self, item_id: str) -> CollectionItem | None:
+        """One item by its exact id, or None."""
+        row = self.conn.execute(f"{self._ITEM_SELECT} WHERE i.id = ?", (item_id,)).fetchone()
+        return self._item_from_row(row) if row else None
+
+    def add_collection_item(
+        self,
+        *,
+        item_id: str,
+        collection_id: str,
+        call_id: str,
+        start: float,
+        end: float,
+        track_id: int | None = None,
+        note: str | None = None,
+        added_at: str | None = None,
+        position: int | None = None,
+    ) -> CollectionItem:
+        """Put a talk track or a time range of a call into a collection.
+
+        Args:
+            item_id: the item's stable id (a UUID), kept when it travels in a bundle.
+            collection_id: the collection.
+            call_id: the call the item plays from.
+            start: where it starts in the call, seconds.
+            end: where it ends, seconds (after ``start``).
+            track_id: the talk track it is, if it is one (None for a plain time range).
+            note: the curator's note.
+            added_at: when it was added (default: now).
+            position: 1-based place to insert it; None appends it.
+        """
+        stamp = now_iso()
+        with self.write() as conn:
+            count = int(
+                conn.execute(
+                    "SELECT count(*) FROM collection_items WHERE collection_id = ?",
+                    (collection_id,),
+                ).fetchone()[0]
+            )
+            place = count + 1 if position is None else max(1, min(position, count + 1))
+            conn.execute(
+                "UPDATE collection_items SET position = position + 1"
+                " WHERE collection_id = ? AND position >= ?",
+                (collection_id, place),
+            )
+            conn.execute(
+                'INSERT INTO collection_items (id, collection_id, position, call_id, track_id,'
+                ' start, "end", note, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                (item_id, collection_id, place, call_id, track_id, start, end, note,
+                 added_at or stamp),
+            )
+            conn.execute(
+                "UPDATE collections SET updated_at = ? WHERE id = ?", (stamp, collection_id)
+            )
+        item = self.collection_item(item_id)
+        assert item is not None
+        return item
+
+    def remove_collection_item(self, item_id: str) -> None:
+        """Take an item out of its collection; the others close up behind it."""
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT collection_id FROM collection_items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"Collection item {item_id}: no such item")
+            conn.execute("DELETE FROM collection_items WHERE id = ?", (item_id,))
+            self._renumber_items(conn, row["collection_id"])
+
+    def move_collection_item(self, item_id: str, position: int) -> None:
+        """Move an item to a 1-based position (clamped to the collection's length)."""
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT collection_id FROM collection_items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"Collection item {item_id}: no such item")
+            self._renumber_items(conn, row["collection_id"], move=(item_id, position))
+
+    def set_collection_item_note(self, item_id: str, note: str | None) -> None:
+        """Replace an item's curator's note (None clears it)."""
+        with self.write() as conn:
+            cur = conn.execute(
+                "UPDATE collection_items SET note = ? WHERE id = ?", (note, item_id)
+            )
+            if cur.rowcount != 1:
+                raise NotFoundError(f"Collection item {item_id}: no such item")
+
+    def _renumber_items(
+        self,
+        conn: sqlite3.Connection,
+        collection_id: str,
+        move: tuple[str, int] | None = None,
+    ) -> None:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM collection_items WHERE collection_id = ?"
+                " ORDER BY position, added_at",
+                (collection_id,),
+            )
+        ]
+        if move is not None:
+            ids.remove(move[0])
+            ids.insert(max(0, min(move[1] - 1, len(ids))), move[0])
+        conn.executemany(
+            "UPDATE collection_items SET position = ? WHERE id = ?",
+            [(i, item_id) for i, item_id in enumerate(ids, 1)],
+        )
+        conn.execute(
+            "UPDATE collections SET updated_at = ? WHERE id = ?", (now_iso(), collection_id)
+        )
+
+    def collection_ids(self, refs: Sequence[str]) -> list[str]:
+        """Resolve collection names or ids (search's ``in:`` filter); NotFoundError if unknown."""
+        return [self.collection(ref).id for ref in refs]
+
+    @staticmethod
+    def _in_collections_sql(alias: str, count: int) -> str:
+        """SQL true when row ``alias`` (a segment or talk track) lies in an item of a collection.
+
+        An item holds a talk track, or a time range of a call that the row overlaps.
+        """
+        marks = ",".join("?" * count)
+        track = "track_id" if alias == "s" else "id"
+        return (
+            f"EXISTS (SELECT 1 FROM collection_items ci WHERE ci.collection_id IN ({marks})"
+            f" AND (ci.track_id = {alias}.{track} OR (ci.track_id IS NULL"
+            f' AND ci.call_id = {alias}.call_id AND {alias}.start < ci."end"'
+            f' AND {alias}."end" > ci.start)))'
+        )
+
+    def talk_track_by_uuid(self, track_uuid: str) -> TalkTrack | None:
+        """The talk track with this stable id, or None."""
+        row = self.conn.execute(
+            "SELECT id FROM talk_tracks WHERE uuid = ?", (track_uuid,)
+        ).fetchone()
+        return self.talk_track(row["id"]) if row else None
+
+    def add_clip_transcript(
+        self, call_id: str, tracks: Sequence[ClipTrack], segments: Sequence[NewSegment]
+    ) -> dict[int, int]:
+        """Store a transcript that came with a call (from a bundle) rather than from the model.
+
+        Tags keep their source (a person's decisions stay a person's) and reasons; the search
+        index and labels are brought up to date by the same triggers and code as for local
+        transcripts. Returns the new talk tracks' ids by their index.
+        """
+        ids: dict[int, int] = {}
+        with self.write() as conn:
+            for track in tracks:
+                cur = conn.execute(
+                    'INSERT INTO talk_tracks (uuid, call_id, idx, start, "end", text, note)'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (track.uuid, call_id, track.index, track.start, track.end, track.text,
+                     track.note),
+                )
+                track_id = int(cur.lastrowid or 0)
+                ids[track.index] = track_id
+                conn.executemany(
+                    "INSERT INTO tags (call_id, track_id, track_start, track_end, kind, value,"
+                    " source, confidence, reason, removed, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (call_id, track_id, track.start, track.end, t.kind, t.value, t.source,
+                         t.confidence, t.reason, int(t.removed), now_iso())
+                        for t in track.tags
+                    ],
+                )
+            conn.executemany(
+                'INSERT INTO segments (call_id, track_id, idx, start, "end", text, confidence,'
+                " words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (call_id, ids.get(s.track_index), i, s.segment.start, s.segment.end,
+                     s.segment.text, s.segment.confidence, _words_json(s.segment.words))
+                    for i, s in enumerate(segments)
+                ],
+            )
+            for track_id in ids.values():
+                self._refresh_labels(conn, track_id)
+        return ids
+
+    def is_forgotten(self, call_id: str) -> bool:
+        """Whether a call with this id was erased here (its id is all that is kept)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM forgotten_calls WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        return row is not None
+
+    def forgotten_like(self, ref: str) -> list[str]:
+        """Ids of erased calls equal to ``ref`` or starting with it (4+ characters)."""
+        if len(ref) < 4:
+            return []
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT call_id FROM forgotten_calls WHERE call_id = ? OR call_id LIKE ?"
+                " ESCAPE '\\' LIMIT 2",
+                (ref, _like_prefix(ref)),
+            )
+        ]
+
+    def forget_call_rows(self, call_id: str) -> dict[str, int]:
+        """Delete every row that belongs to a call, in one transaction; keep only its id.
+
+        Beyond the known tables, any table with a ``call_id`` or ``track_id`` column (a later
+        feature's) is cleared for the call too: erasure must not depend on remembering them.
+        Freed pages are zeroed (secure_delete); :meth:`scrub` then removes what the search
+        index and the WAL still hold. Returns rows deleted per table.
+        """
+        self.conn.execute("PRAGMA secure_delete = ON")
+        counts: dict[str, int] = {}
+        tracks = "(SELECT id FROM talk_tracks WHERE call_id = ?)"
+        known = ("collection_items", "track_labels", "tags", "segments", "talk_tracks",
+                 "markers", "jobs", "consents", "calls", "forgotten_calls")
+        with self.write() as conn:
+            counts["collection_items"] = conn.execute(
+                f"DELETE FROM collection_items WHERE call_id = ? OR track_id IN {tracks}",
+                (call_id, call_id),
+            ).rowcount
+            counts["track_labels"] = conn.execute(
+                f"DELETE FROM track_labels WHERE track_id IN {tracks}", (call_id,)
+            ).rowcount
+            for table in self._tables_with_column("track_id", exclude=known):
+                counts[table] = conn.execute(
+                    f'DELETE FROM "{table}" WHERE track_id IN {tracks}', (call_id,)
+                ).rowcount
+            for table in ("tags", "segments", "talk_tracks", "markers", "jobs", "consents"):
+                counts[table] = conn.execute(
+                    f"DELETE FROM {table} WHERE call_id = ?", (call_id,)
+                ).rowcount
+            for table in self._tables_with_column("call_id", exclude=known):
+                counts[table] = conn.execute(
+                    f'DELETE FROM "{table}" WHERE call_id = ?', (call_id,)
+                ).rowcount
+            counts["calls"] = conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount
+            conn.execute(
+                "INSERT OR REPLACE INTO forgotten_calls (call_id, forgotten_at) VALUES (?, ?)",
+                (call_id, now_iso()),
+            )
+        return counts
+
+    def _tables_with_column(self, column: str, *, exclude: Sequence[str]) -> list[str]:
+        names = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+            )
+        ]
+        return [
+            name
+            for name in names
+            if name not in exclude
+            and any(c[1] == column for c in self.conn.execute(f'PRAGMA table_info("{name}")'))
+        ]
+
+    def scrub(self) -> bool:
+        """Rewrite the database files so that deleted rows leave no bytes behind.
+
+        A deleted row's words stay in FTS5's index until it is optimized, in freed pages
+        until they are overwritten, and in the WAL until it is checkpointed and truncated. This
+        optimizes every FTS5 index, checkpoints, VACUUMs and truncates the WAL. Returns False
+        when another connection kept the WAL from being truncated (run it again later).
+        """
+        self.conn.execute("PRAGMA secure_delete = ON")
+        fts = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'"
+            )
+        ]
+        with self.write() as conn:
+            for name in fts:
+                conn.execute(f'INSERT INTO "{name}" ("{name}") VALUES (\'optimize\')')
+        # A reader elsewhere (the TUI mid-query) holds the WAL; wait for it a little, not 30 s.
+        self.conn.execute("PRAGMA busy_timeout = 5000")
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self.conn.execute("VACUUM")
+            busy, log, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+        return busy == 0 and log <= 0
+
+    @staticmethod
+    def _collection_from_row(row: sqlite3.Row) -> Collection:
+        return Collection(
+            id=row["id"], name=row["name"], description=row["description"],
+            curator=row["curator"], origin=row["origin"], created_at=row["created_at"],
+            updated_at=row["updated_at"], item_count=row["n_items"],
+            seconds=float(row["seconds"]),
+        )
+
+    @staticmethod
+    def _item_from_row(row: sqlite3.Row) -> CollectionItem:
+        return CollectionItem(
+            id=row["id"], collection_id=row["collection_id"], position=row["position"],
+            call_id=row["call_id"], track_id=row["track_id"], start=row["start"],
+            end=row["end"], note=row["note"], added_at=row["added_at"], title=row["title"],
+            rep=row["rep"], text=row["track_text"] or "",
+            objections=tuple((row["track_objections"] or "").split()),
+        )
 
 
 _CALL_SELECT = (
@@ -959,3 +1469,8 @@ def _split_sql(script: str) -> list[str]:
     if "".join(current).strip():
         statements.append("\n".join(current))
     return statements
+
+
+# The collections module needs nothing from this one at run time, so importing its records
+# last keeps the store's signatures typed without an import cycle.
+from .collections import ClipTrack, Collection, CollectionItem  # noqa: E402

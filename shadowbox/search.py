@@ -48,8 +48,7 @@ def search(
     wanted_objections = [*objections, *filters.get("objection", ())]
     wanted_reps = [*reps, *filters.get("rep", ())]
     wanted_tags = [*tags, *filters.get("tag", ())]
-    for value in filters.get("in", ()):
-        raise NotFoundError(f"Collection {value!r}: no such collection")
+    wanted_collections = library.collection_ids(filters.get("in", ()))
     known = taxonomy.ids()
     checked: list[str] = []
     for value in wanted_objections:
@@ -60,7 +59,7 @@ def search(
             )
         checked.append(norm)
     match = to_fts5(query, column="text")
-    if match is None and not (checked or wanted_reps or wanted_tags):
+    if match is None and not (checked or wanted_reps or wanted_tags or wanted_collections):
         return []
     return library.search(
         match,
@@ -69,4 +68,5 @@ def search(
         tags=[t.lower() for t in wanted_tags],
         newest_first=0 < query.typed_chars() < NEWEST_FIRST_BELOW,
         limit=limit,
+        collections=wanted_collections,
     )
