@@ -204,6 +204,10 @@ def test_typing_narrows_the_results_and_lights_the_matches(lib: Path) -> None:
             await pilot.press("escape")
             await wait_until(pilot, lambda: screen.switcher.current == "calls")
             assert screen.search_box.value == ""
+            # Typing on the list searches too (keys with a binding keep their meaning).
+            assert app.focused is screen.calls
+            await typed(pilot, screen, "mone")
+            assert app.focused is screen.search_box and screen.results.hits == narrow
 
     run(go)
 

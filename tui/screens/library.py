@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -121,8 +121,8 @@ class LibraryScreen(ReportsWorkerErrors, Screen[None]):
                 yield FacetList(id="facets")
             with Vertical(id="main"):
                 yield SearchInput(
-                    placeholder="Search what reps said…  objection:price  rep:dana  tag:gold",
-                    id="search",
+                    placeholder="Type to search what reps said…  objection:price  rep:dana",
+                    select_on_focus=False, id="search",
                 )
                 yield Static("", id="search-status")
                 with ContentSwitcher(initial="calls", id="views"):
@@ -272,22 +272,37 @@ class LibraryScreen(ReportsWorkerErrors, Screen[None]):
                        track_id=hit.track_id, autoplay=True)
         )
 
+    def on_key(self, event: events.Key) -> None:
+        """Typing a word anywhere on this screen searches for it (keys with a binding keep
+        their meaning); this also catches keys typed in the same instant as ``/``."""
+        # The box itself takes its printable keys, so any that reach here came from elsewhere
+        # (keys queued for the list before "/" moved the focus included).
+        box = self.search_box
+        if not event.is_printable or event.character is None:
+            return
+        if event.key in self.active_bindings or event.key == "space":
+            return
+        event.stop()
+        event.prevent_default()
+        self.set_focus(box)
+        box.insert_text_at_cursor(event.character)
+
     # ------------------------------------------------------------------ actions
 
     def action_focus_search(self) -> None:
         """Put the cursor in the search box."""
-        self.search_box.focus()
+        self.set_focus(self.search_box)
 
     def action_focus_facets(self) -> None:
         """Move to the objection facets."""
-        self.facets.focus()
+        self.set_focus(self.facets)
 
     def action_focus_list(self) -> None:
         """Move to the list on show (hits while searching, else calls)."""
         if self.switcher.current == "results":
-            self.results.focus()
+            self.set_focus(self.results)
         else:
-            self.calls.focus()
+            self.set_focus(self.calls)
 
     def action_clear_search(self) -> None:
         """Empty the search box and the objection filter and go back to the calls."""
@@ -297,4 +312,4 @@ class LibraryScreen(ReportsWorkerErrors, Screen[None]):
             self.facets.choose(None)
         if changed:
             self._run_search()
-        self.calls.focus()
+        self.set_focus(self.calls)
