@@ -449,9 +449,12 @@ def tui(state: State) -> None:
 
 def _register() -> None:
     from .cli_capture import devices, record
+    from .cli_collections import collection, forget
 
     cli.add_command(record)
     cli.add_command(devices)
+    cli.add_command(collection)
+    cli.add_command(forget)
 
 
 _register()

@@ -68,7 +68,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("name", "reason"), BAD_INPUTS)
 def test_bad_file_is_refused_with_one_line(lib_path: Path, name: str, reason: str) -> None:
-    code, out, err = run(lib_path, "import", str(BAD / name), "--consent", "verbal")
+    code, _, err = run(lib_path, "import", str(BAD / name), "--consent", "verbal")
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

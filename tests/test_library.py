@@ -36,7 +36,8 @@ def transcript(texts: list[str]) -> tuple[list[NewSegment], list[NewTrack]]:
         )
         seg = Segment(start, start + 5, text, 0.8, words)
         segments.append(NewSegment(seg, i))
-        tags = (Tag("objection", "price", "auto", 0.9, 'phrase "budget"'),) if "tight" in text else ()
+        tight = "tight" in text
+        tags = (Tag("objection", "price", "auto", 0.9, 'phrase "budget"'),) if tight else ()
         tracks.append(NewTrack(i, start, start + 5, text, tags))
     return segments, tracks
 
@@ -85,7 +86,7 @@ def test_reopen_keeps_data_and_does_not_migrate_twice(lib_path: Path) -> None:
 def test_not_a_database_is_a_clear_error(lib_path: Path) -> None:
     lib_path.mkdir()
     (lib_path / "library.db").write_text("hello, not sqlite")
-    with pytest.raises(LibraryError, match="library.db"):
+    with pytest.raises(LibraryError, match=r"library\.db"):
         Library.open(lib_path)
 
 
