@@ -153,7 +153,8 @@ class ShadowboxApp(App[None]):
 
     def on_transcription_progress(self, message: TranscriptionProgress) -> None:
         """Move the call's progress bar."""
-        self.library_screen.calls.update_progress(message.call_id, message.fraction)
+        if self._library_shown():
+            self.library_screen.calls.update_progress(message.call_id, message.fraction)
 
     def on_transcription_finished(self, message: TranscriptionFinished) -> None:
         """Refresh what changed, report failures, and go again if more was queued."""
@@ -172,7 +173,13 @@ class ShadowboxApp(App[None]):
 
     def on_library_changed(self, message: LibraryChanged) -> None:
         """Read lists, counts and hits again."""
-        self.library_screen.library_changed()
+        if self._library_shown():
+            self.library_screen.library_changed()
+
+    def _library_shown(self) -> bool:
+        # Before it mounts it reads fresh rows anyway; after the app exits there is no screen.
+        screen = self.library_screen
+        return screen.is_mounted and screen.is_attached
 
     # ------------------------------------------------------------------ errors
 
