@@ -38,8 +38,8 @@ Usage::
 
     .venv/bin/python benchmarks/transcription.py \\
         --extra /work/shared/real-audio/jfk.flac [--wct2 /tmp/wct2-venv/bin/whisper-ctranslate2]
-        [--threads 2] [--rounds 2] [--repeats 2] [--limit N] [--no-grid] [--skip-cli]
-        [--skip-sweep] [--json]
+        [--threads 2] [--rounds 2] [--repeats 2] [--limit N] [--no-grid]
+        [--choices "beam_size 5;grid: beam 1, vad 2000"] [--skip-cli] [--skip-sweep] [--json]
 """
 
 from __future__ import annotations
@@ -374,8 +374,11 @@ from shadowbox.objections import Tagger, load_taxonomy
 taxonomy = load_taxonomy()
 marks["load_taxonomy()"] = time.perf_counter() - t
 t = time.perf_counter()
-Tagger(taxonomy)
+tagger = Tagger(taxonomy)
 marks["Tagger(taxonomy)"] = time.perf_counter() - t
+t = time.perf_counter()
+tagger.tag("I hear you, the spend is hard to justify this year, so let us start smaller.")
+marks["first Tagger.tag() (lazy set-up)"] = time.perf_counter() - t
 print(json.dumps(marks))
 """
 
@@ -523,7 +526,7 @@ def run_choice(
 
 def run_sweep(
     clips: Sequence[Clip], options: DecodeOptions, repeats: int, tolerance: float, grid: bool,
-    log: Callable[[str], None],
+    log: Callable[[str], None], only: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Measure every choice ``repeats`` times (interleaved, best kept) and recommend one.
 
@@ -541,6 +544,9 @@ def run_sweep(
         return transcribers[threads]
 
     choices = sweep_choices(options, grid)
+    if only:  # the reference and the current defaults always stay, to compare against
+        choices = [c for c in choices if c.name == REFERENCE or c.name.startswith(CURRENT)
+                   or any(o in c.name for o in only)]
     measured = {c.name: Measured(c) for c in choices}
     transcriber_for(options.cpu_threads).transcribe(clips[0].samples[: 16000 * 5])  # warm up
     for r in range(repeats):
@@ -686,6 +692,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="WER slack when recommending (0.005 = half a point; default none)")
     parser.add_argument("--skip-cli", action="store_true", help="skip pipeline vs wct2")
     parser.add_argument("--skip-sweep", action="store_true", help="skip the decoding sweep")
+    parser.add_argument("--choices", default="",
+                        help="only sweep choices whose name contains one of these "
+                             "';'-separated strings (plus the reference and current)")
     parser.add_argument("--no-grid", action="store_true",
                         help="sweep single changes only, not the beam x VAD x conditioning grid")
     parser.add_argument("--json", action="store_true", help="print JSON only")
@@ -709,7 +718,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_sweep:
         options = DecodeOptions(cpu_threads=args.threads)
         result["sweep"] = run_sweep(
-            clips, options, args.repeats, args.wer_tolerance, not args.no_grid, log
+            clips, options, args.repeats, args.wer_tolerance, not args.no_grid, log,
+            [o.strip() for o in args.choices.split(";") if o.strip()],
         )
         candidate = result["sweep"]["recommended_delta"] or None
         if not args.json:
