@@ -80,6 +80,8 @@ class LibraryScreen(ReportsWorkerErrors, Screen[None]):
         self._timer: Timer | None = None
         self.last_results_at = 0.0
         """perf_counter when results were last shown (benchmarks read it)."""
+        self.last_query_seconds = 0.0
+        """How long the library took to answer the search on screen (benchmarks read it)."""
         self.shown_text: str | None = None
         """The search text whose results are on screen (tests and benchmarks read it)."""
 
@@ -245,6 +247,7 @@ class LibraryScreen(ReportsWorkerErrors, Screen[None]):
                 label += f" · objection: {self.facets.active}"
             status.update(f"{label}  ·  Enter plays the highlighted hit")
         self.shown_text = message.text
+        self.last_query_seconds = message.seconds
         self.last_results_at = time.perf_counter()
 
     @on(ResultsList.OptionHighlighted, "#results")
