@@ -608,6 +608,12 @@ class Library:
             conn.execute(
                 "DELETE FROM tags WHERE call_id = ? AND source = 'auto'", (call_id,)
             )
+            # Notes are a person's work: keep them by time range, like a person's tags.
+            notes = conn.execute(
+                'SELECT start, "end", note FROM talk_tracks WHERE call_id = ?'
+                " AND note IS NOT NULL",
+                (call_id,),
+            ).fetchall()
             conn.execute("DELETE FROM talk_tracks WHERE call_id = ?", (call_id,))
             track_ids: dict[int, int] = {}
             for track in tracks:
@@ -645,6 +651,18 @@ class Library:
                 ],
             )
             self._reattach_person_tags(conn, call_id)
+            if notes:
+                new_tracks = conn.execute(
+                    'SELECT id, start, "end" FROM talk_tracks WHERE call_id = ?', (call_id,)
+                ).fetchall()
+                for n in notes:
+                    best = _best_overlap(n["start"], n["end"], new_tracks)
+                    if best is not None:
+                        conn.execute(
+                            "UPDATE talk_tracks SET note = coalesce(note || char(10), '') || ?"
+                            " WHERE id = ?",
+                            (n["note"], best),
+                        )
             for track_id in track_ids.values():
                 self._refresh_labels(conn, track_id)
             conn.execute(

@@ -187,6 +187,7 @@ def test_person_tags_override_auto_and_survive_retranscription(library: Library)
     first, second = library.talk_tracks(call_id)
     assert first.objections == ("timing",)
     assert [t.value for t in second.tags if t.kind == "custom"] == ["Gold"]
+    assert second.note == "great close"
     assert library.label_counts() == {"timing": 1}
     assert library.label_counts("custom") == {"gold": 1}
 
