@@ -13,11 +13,40 @@ from .errors import NotFoundError
 from .library import Library
 from .models import Hit
 from .objections import Taxonomy
-from .query import parse, to_fts5
+from .query import Query, Term, parse, to_fts5
 
 # One or two typed characters match a huge share of the library; bm25 over all of it is
 # slow, so those show newest first.
 NEWEST_FIRST_BELOW = 3
+
+# Words that occur in almost every segment: requiring them costs a merge of enormous index
+# lists (150 ms on a million segments) and narrows nothing, so beside other words they are
+# left out. Alone, or inside a "quoted phrase", they are still searched.
+STOPWORDS = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "do", "for", "from", "had", "has",
+        "have", "he", "her", "his", "i", "if", "in", "is", "it", "its", "me", "my", "no", "not",
+        "of", "on", "or", "our", "she", "so", "that", "the", "their", "them", "then", "there",
+        "they", "this", "to", "us", "was", "we", "were", "what", "when", "which", "who", "will",
+        "with", "would", "you", "your"
+    }
+)
+
+
+def _essential(query: Query) -> Query:
+    """Drop stopwords and one- or two-letter prefixes that sit beside more telling words."""
+
+    def weak(term: Term) -> bool:
+        if term.negated or term.phrase:
+            return False
+        if term.prefix:
+            return len(term.text) < NEWEST_FIRST_BELOW
+        return term.text in STOPWORDS
+
+    strong = [t for t in query.terms if not t.negated and not weak(t)]
+    if not strong:
+        return query
+    return Query(terms=tuple(t for t in query.terms if not weak(t)), filters=query.filters)
 
 
 def search(
@@ -43,7 +72,7 @@ def search(
         limit: the most hits to return.
         typing: treat the last word as a prefix (search-as-you-type).
     """
-    query = parse(text or "", typing=typing)
+    query = _essential(parse(text or "", typing=typing))
     filters = query.filters
     wanted_objections = [*objections, *filters.get("objection", ())]
     wanted_reps = [*reps, *filters.get("rep", ())]

@@ -194,3 +194,13 @@ def test_demo_uses_its_own_library_and_runs_twice(tmp_path: Path) -> None:
     again = runner.invoke(cli, ["demo", "--no-tui"])
     assert again.exit_code == 0
     assert "0 imported, 0 transcribed" in again.stderr
+
+
+def test_stopwords_and_short_prefixes_beside_real_words_are_dropped() -> None:
+    from shadowbox.query import parse
+    from shadowbox.search import _essential
+
+    assert [t.text for t in _essential(parse("my boss makes that")).terms] == ["boss", "makes"]
+    assert [t.text for t in _essential(parse("budget is t", typing=True)).terms] == ["budget"]
+    assert [t.text for t in _essential(parse("the")).terms] == ["the"]
+    assert [t.text for t in _essential(parse('"the deal"')).terms] == ["the deal"]
