@@ -299,6 +299,7 @@ def recognition() -> dict[str, Any]:
     spec = importlib.util.spec_from_file_location("check", SAMPLES / "check.py")
     assert spec is not None and spec.loader is not None
     check = importlib.util.module_from_spec(spec)
+    sys.modules["check"] = check  # its dataclasses look their module up while it loads
     spec.loader.exec_module(check)
     scripts = tomllib.loads((SAMPLES / "scripts.toml").read_text(encoding="utf-8"))
     model = Transcriber()

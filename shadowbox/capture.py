@@ -390,7 +390,6 @@ class Recorder:
                 format="WAV", subtype="PCM_16", closefd=False,
             )
             sf._snd.sf_command(out._file, SFC_SET_UPDATE_HEADER_AUTO, sf._ffi.NULL, 1)
-            _fsync_dir(self.path.parent)
         except (OSError, RuntimeError) as exc:
             os.close(fd)
             self.path.unlink(missing_ok=True)
@@ -398,6 +397,11 @@ class Recorder:
             self._ready.set()
             return
         self._ready.set()
+        # The stream starts meanwhile: syncing the new name is kept off the key-press path.
+        try:
+            _fsync_dir(self.path.parent)
+        except OSError as exc:
+            self._set_disk_fault(exc.strerror or str(exc))
         last_sync = time.monotonic()
         prev_adc = 0.0
         prev_frames = 0

@@ -238,12 +238,12 @@ def read_sidecar(path: Path) -> SidecarLog | None:
     for line in lines[1:]:
         try:
             entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("kind") == "marker":
-            log.markers.append(Marker(at=float(entry["at"]), label=entry.get("label")))
-        elif entry.get("kind") == "stop":
-            log.stop = entry
+            if entry.get("kind") == "marker":
+                log.markers.append(Marker(at=float(entry["at"]), label=entry.get("label")))
+            elif entry.get("kind") == "stop":
+                log.stop = entry
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a line torn by the crash
     return log
 
 
@@ -256,16 +256,24 @@ class _Sidecar:
         try:
             # Blocks only while a recovering process that raced our creation looks at it.
             fcntl.flock(self.fd, fcntl.LOCK_EX)
-            self.append({"kind": "header", "version": SIDECAR_VERSION, **header.to_json()})
-            _fsync_dir(path.parent)
+            # Written, not yet synced: a killed process loses nothing written, and the sync
+            # (see sync()) waits until the microphone is open, off the key-press path.
+            self.append({"kind": "header", "version": SIDECAR_VERSION, **header.to_json()},
+                        sync=False)
         except BaseException:
             self.remove()
             raise
 
-    def append(self, entry: dict[str, Any]) -> None:
+    def append(self, entry: dict[str, Any], *, sync: bool = True) -> None:
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         os.write(self.fd, line.encode("utf-8"))
+        if sync:
+            os.fsync(self.fd)
+
+    def sync(self) -> None:
+        """Make the sidecar and its name durable (against power loss, not only a kill)."""
         os.fsync(self.fd)
+        _fsync_dir(self.path.parent)
 
     def remove(self) -> None:
         """Delete the sidecar, then release the lock (in that order: no one may re-take it)."""
@@ -393,6 +401,7 @@ class RecordingSession:
             self._sidecar.remove()
             self._sidecar = None
             raise
+        self._sidecar.sync()
 
     def mark(self, label: str | None = None) -> Marker:
         """Drop a bookmark at this moment of the recording (kept even if the process dies).

@@ -220,9 +220,13 @@ class Terminal:
     def __init__(self, args: list[str]) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 160, 0, 0))
+        # A new session whose controlling terminal is the pty, so Ctrl-C there is SIGINT.
+        launch = (
+            "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
+            " os.execv(sys.argv[1], sys.argv[1:])"
+        )
         self.proc = subprocess.Popen(
-            args, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            [sys.executable, "-c", launch, *args], stdin=slave, stdout=slave, stderr=slave,
         )
         os.close(slave)
         self.master = master
@@ -594,17 +598,16 @@ def test_a_full_disk_stops_cleanly_and_keeps_what_was_written(
 ) -> None:
     clip = cut(KICKOFF, 12.0, tmp_path)
     limit = 600_000  # bytes: about 6.8 s of 44.1 kHz mono
-
-    def small_disk() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
+    # The kernel refuses writes past the limit (EFBIG), as a full disk refuses them (ENOSPC).
+    small_disk = (
+        "import os, resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
+        f" resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}));"
+        " os.execv(sys.argv[1], sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        cli_args(lib_path, "record", "--consent", "verbal", "--duration", "30"),
+        [sys.executable, "-c", small_disk,
+         *cli_args(lib_path, "record", "--consent", "verbal", "--duration", "30")],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=small_disk,
     )
     player = play(clip)
     out, err = proc.communicate(timeout=60)
@@ -729,6 +732,23 @@ def test_ctrl_c_stops_and_keeps_the_recording(audio: None, lib_path: Path) -> No
     with Library.open(lib_path) as lib:
         (call,) = lib.list_calls()
         assert 1.0 < (call.duration or 0) < 4.0
+
+
+def test_sigterm_stops_and_keeps_the_recording(audio: None, lib_path: Path) -> None:
+    proc = subprocess.Popen(
+        cli_args(lib_path, "record", "--consent", "verbal", "--title", "Scripted"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    assert "stop it with Ctrl-C or SIGTERM" in proc.stderr.readline()
+    time.sleep(2.0)
+    proc.terminate()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.startswith("Saved call ") and "'Scripted'" in out
+    with Library.open(lib_path) as lib:
+        (call,) = lib.list_calls()
+        assert 1.0 < (call.duration or 0) < 4.0 and not call.recovered
 
 
 def test_refusing_consent_on_the_terminal_records_nothing(lib_path: Path) -> None:
