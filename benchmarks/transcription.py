@@ -39,7 +39,8 @@ Usage::
     .venv/bin/python benchmarks/transcription.py \\
         --extra /work/shared/real-audio/jfk.flac [--wct2 /tmp/wct2-venv/bin/whisper-ctranslate2]
         [--threads 2] [--rounds 2] [--repeats 2] [--limit N] [--no-grid]
-        [--choices "beam_size 5;grid: beam 1, vad 2000"] [--skip-cli] [--skip-sweep] [--json]
+        [--choices "beam_size 5;grid: beam 1, vad 2000"] [--candidate beam_size=5]
+        [--skip-cli] [--skip-sweep] [--json]
 """
 
 from __future__ import annotations
@@ -243,7 +244,11 @@ def run_pipeline(
             command = [sys.executable, "-c", CANDIDATE_RUNNER]
         cmd = [*command, "import", *map(str, files), "--consent", "verbal"]
         began = time.perf_counter()
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        # cwd: `python -c` puts the working folder first on sys.path, which must not pick
+        # which shadowbox is imported.
+        done = subprocess.run(
+            cmd, env=env, cwd=tmp, capture_output=True, text=True, check=False
+        )
         seconds = time.perf_counter() - began
         if done.returncode != 0:
             raise SystemExit(f"shadowbox import failed ({done.returncode}):\n{done.stderr}")
@@ -673,6 +678,27 @@ def print_sweep(res: dict[str, Any]) -> None:
           f"({res['fastest_no_worse_than_current_delta'] or 'no change'})")
 
 
+def parse_candidate(text: str) -> dict[str, Any]:
+    """``beam_size=5,condition_on_previous_text=true`` as DecodeOptions field values."""
+    fields = {f.name: f.type for f in dataclasses.fields(DecodeOptions)}
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        name, _, raw = part.partition("=")
+        name = name.strip()
+        if name not in fields:
+            raise SystemExit(f"--candidate: {name!r} is not a DecodeOptions field")
+        kind = str(fields[name])
+        if "bool" in kind:
+            out[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif "int" in kind:
+            out[name] = int(raw)
+        elif "float" in kind:
+            out[name] = float(raw)
+        else:
+            out[name] = raw.strip()
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse options, run the parts asked for, print the tables (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -695,6 +721,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--choices", default="",
                         help="only sweep choices whose name contains one of these "
                              "';'-separated strings (plus the reference and current)")
+    parser.add_argument("--candidate", default="",
+                        help="DecodeOptions changes to run the pipeline with too, e.g. "
+                             "'beam_size=5,min_silence_ms=1000' (default: the sweep's pick)")
     parser.add_argument("--no-grid", action="store_true",
                         help="sweep single changes only, not the beam x VAD x conditioning grid")
     parser.add_argument("--json", action="store_true", help="print JSON only")
@@ -724,6 +753,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidate = result["sweep"]["recommended_delta"] or None
         if not args.json:
             print_sweep(result["sweep"])
+    if args.candidate:
+        candidate = parse_candidate(args.candidate)
     if not args.skip_cli:
         result["cli"] = compare_cli(clips, args.wct2, args.threads, args.rounds, log, candidate)
         if not args.json:
