@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -30,9 +31,16 @@ AUDIO_DIR = "audio"
 SCHEMA_VERSION = 2
 LEASE_SECONDS = 120.0
 MAX_ATTEMPTS = 3
-# Ranking every match of a very common word is slow (about 1 s for 900,000 rows); bm25 ranks
-# the newest matches up to this many, which keeps a keystroke's search under 20 ms.
-RANK_WINDOW = 4000
+# bm25 ranks only the newest RANK_WINDOW matches: its cost grows with the window (about 4 us
+# a row), and 1000 keeps a keystroke's search under 20 ms on 1M segments.
+RANK_WINDOW = 1000
+# bm25 also weighs each phrase by reading every row that holds it (tens of ms for a word in a
+# third of all segments, and for a phrase made of such words). A phrase whose newest
+# COMMON_PROBE matches are denser than COMMON_SHARE of all segments makes the search list
+# newest first instead, as one or two typed characters do.
+COMMON_SHARE = 0.05
+COMMON_PROBE = 32
+_PHRASE_RE = re.compile(r'"(?:[^"]|"")*"\*?')
 
 _SCHEMA_V1 = """
 CREATE TABLE calls (
@@ -863,37 +871,47 @@ class Library:
         if collections:
             rep_where += " AND " + self._in_collections_sql("s", len(collections))
             rep_params = [*rep_params, *collections]
-        if newest_first:
-            inner = (
-                f"SELECT f.rowid AS id, 0.0 AS score FROM segments_fts f {join}"
-                f" WHERE segments_fts MATCH ?{rep_where} ORDER BY f.rowid DESC LIMIT ?"
-            )
-            ranked = f"SELECT id, score FROM ({inner})"
-            params: list[Any] = [expr, *rep_params, limit]
-        else:
-            inner = (
-                f"SELECT f.rowid AS id, bm25(segments_fts, 10.0, 1.0, 1.0) AS score"
-                f" FROM segments_fts f {join} WHERE segments_fts MATCH ?{rep_where}"
-                " ORDER BY f.rowid DESC LIMIT ?"
-            )
-            ranked = f"SELECT id, score FROM ({inner}) ORDER BY score LIMIT ?"
-            params = [expr, *rep_params, RANK_WINDOW, limit]
-        try:
-            top = self.conn.execute(ranked, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise LibraryError(f"Search {match!r}: the index refused it ({exc})") from None
-        if not top:
-            return []
-        order = {r["id"]: (i, r["score"]) for i, r in enumerate(top)}
-        ids = list(order)
-        rows = self.conn.execute(
-            "SELECT f.rowid AS id, snippet(segments_fts, 0, '[', ']', '…', 12) AS snip,"
+        columns = (
+            "snippet(segments_fts, 0, '[', ']', '…', 12) AS snip,"
             ' s.call_id, s.track_id, s.start, s."end", s.text, s.objections, c.title, c.rep'
             " FROM segments_fts f JOIN segments s ON s.id = f.rowid"
             " JOIN calls c ON c.id = s.call_id"
-            f" WHERE segments_fts MATCH ? AND f.rowid IN ({','.join('?' * len(ids))})",
-            [expr, *ids],
-        ).fetchall()
+        )
+        try:
+            if not newest_first and self._has_common_phrase(match):
+                newest_first = True
+            if newest_first:
+                # One statement: FTS5 walks rowids newest first and stops at LIMIT, so
+                # snippet() runs for the returned rows only.
+                rows = self.conn.execute(
+                    f"SELECT f.rowid AS id, 0.0 AS score, {columns}"
+                    f" WHERE segments_fts MATCH ?{rep_where} ORDER BY f.rowid DESC LIMIT ?",
+                    [expr, *rep_params, limit],
+                ).fetchall()
+                order = {r["id"]: (i, 0.0) for i, r in enumerate(rows)}
+            else:
+                top = self.conn.execute(
+                    "SELECT id, score FROM (SELECT f.rowid AS id,"
+                    " bm25(segments_fts, 10.0, 1.0, 1.0) AS score"
+                    f" FROM segments_fts f {join} WHERE segments_fts MATCH ?{rep_where}"
+                    " ORDER BY f.rowid DESC LIMIT ?) ORDER BY score LIMIT ?",
+                    [expr, *rep_params, RANK_WINDOW, limit],
+                ).fetchall()
+                if not top:
+                    return []
+                order = {r["id"]: (i, r["score"]) for i, r in enumerate(top)}
+                ids = list(order)
+                # One FTS5 scan over the hits' rowid range: `rowid IN (...)` alone runs the
+                # MATCH once per id, re-merging a 4+ letter prefix's doclists each time; the
+                # unary + keeps IN out of the index choice.
+                rows = self.conn.execute(
+                    f"SELECT f.rowid AS id, {columns}"
+                    " WHERE segments_fts MATCH ? AND f.rowid BETWEEN ? AND ?"
+                    f" AND +f.rowid IN ({','.join('?' * len(ids))})",
+                    [expr, min(ids), max(ids), *ids],
+                ).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise LibraryError(f"Search {match!r}: the index refused it ({exc})") from None
         hits = [
             Hit(
                 call_id=r["call_id"], title=r["title"], start=r["start"], end=r["end"],
@@ -905,6 +923,28 @@ class Library:
         ]
         hits.sort(key=lambda h: order[h.segment_id][0] if h.segment_id is not None else 0)
         return hits
+
+    def _has_common_phrase(self, match: str) -> bool:
+        """True when a phrase of ``match`` (or a word of a phrase) is in many segments.
+
+        Estimated from how densely its newest COMMON_PROBE matches sit among all rowids,
+        which costs well under a millisecond where counting them would not.
+        """
+        top = self.conn.execute("SELECT max(id) FROM segments").fetchone()[0] or 0
+        phrases = list(dict.fromkeys(_PHRASE_RE.findall(match)))
+        for phrase in list(phrases):
+            words = phrase.rstrip("*").strip('"').split()
+            if len(words) > 1:
+                phrases.extend(f'"{w}"' for w in words)
+        for phrase in phrases:
+            rows = self.conn.execute(
+                "SELECT rowid FROM segments_fts WHERE segments_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?",
+                ("{text} : " + phrase, COMMON_PROBE),
+            ).fetchall()
+            if len(rows) == COMMON_PROBE and COMMON_PROBE / (top - rows[-1][0] + 1) > COMMON_SHARE:
+                return True
+        return False
 
     def _filter_only(
         self,

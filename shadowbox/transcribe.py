@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class DecodeOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     min_silence_ms: int = 500
+    window_seconds: float = 300.0
+    """Audio is transcribed in windows this long, cut at a quiet moment, so memory stays flat."""
 
 
 def embedded_model_dir() -> Path:
@@ -127,12 +129,21 @@ class Transcriber:
         )
         if self.english_only:
             kwargs["language"] = "en"
-        raw, _info = self.model.transcribe(samples, **kwargs)
-        return guard_repetition(_convert(s) for s in raw)
+
+        def windowed() -> Iterator[Segment]:
+            # faster-whisper computes VAD and the log-Mel spectrogram of everything it is
+            # given at once (about 1 GB of transients per 20 minutes); windows bound that.
+            for start, end in quiet_windows(samples, o.window_seconds):
+                raw, _info = self.model.transcribe(samples[start:end], **kwargs)
+                for seg in raw:
+                    yield _shifted(_convert(seg), start / SAMPLE_RATE)
+
+        return guard_repetition(windowed())
 
 
 def find_pauses(
-    samples: np.ndarray, min_pause: float, sample_rate: int = 16000
+    samples: np.ndarray, min_pause: float, sample_rate: int = 16000,
+    window_seconds: float = 300.0,
 ) -> list[tuple[float, float]]:
     """Silences of at least ``min_pause`` seconds, found by voice activity detection.
 
@@ -141,15 +152,51 @@ def find_pauses(
     """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    chunks = get_speech_timestamps(
-        samples, VadOptions(min_silence_duration_ms=int(min_pause * 1000), speech_pad_ms=0)
-    )
+    options = VadOptions(min_silence_duration_ms=int(min_pause * 1000), speech_pad_ms=0)
+    chunks: list[dict[str, int]] = []
+    for start, end in quiet_windows(samples, window_seconds, sample_rate):
+        for chunk in get_speech_timestamps(samples[start:end], options, sample_rate):
+            chunks.append({"start": chunk["start"] + start, "end": chunk["end"] + start})
     pauses: list[tuple[float, float]] = []
     for before, after in itertools.pairwise(chunks):
-        start, end = before["end"] / sample_rate, after["start"] / sample_rate
-        if end - start >= min_pause:
-            pauses.append((start, end))
+        gap_start, gap_end = before["end"] / sample_rate, after["start"] / sample_rate
+        if gap_end - gap_start >= min_pause:
+            pauses.append((gap_start, gap_end))
     return pauses
+
+
+SAMPLE_RATE = 16000
+
+
+def quiet_windows(
+    samples: np.ndarray, window_seconds: float, sample_rate: int = SAMPLE_RATE,
+    search_seconds: float = 20.0,
+) -> Iterator[tuple[int, int]]:
+    """Split audio into (start, end) sample ranges of at most ``window_seconds``.
+
+    Each cut falls on the quietest 0.1 s in the last ``search_seconds`` before the limit,
+    so no word is cut in two.
+    """
+    step = sample_rate // 10
+    size = int(window_seconds * sample_rate)
+    start, total = 0, len(samples)
+    while start < total:
+        end = start + size
+        if end >= total:
+            yield start, total
+            return
+        low = max(start + step, end - int(search_seconds * sample_rate))
+        frames = samples[low : low + (end - low) // step * step].reshape(-1, step)
+        cut = low + int((frames.astype(np.float64) ** 2).mean(axis=1).argmin()) * step + step // 2
+        yield start, cut
+        start = cut
+
+
+def _shifted(seg: Segment, offset: float) -> Segment:
+    if not offset:
+        return seg
+    words = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in seg.words)
+    return replace(seg, start=seg.start + offset, end=seg.end + offset, words=words)
 
 
 def _convert(seg: Any) -> Segment:
