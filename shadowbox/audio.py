@@ -82,7 +82,7 @@ def decode(path: Path, channel: str = "mix") -> DecodedAudio:
     return audio
 
 
-class _Growing:
+class GrowingBuffer:
     """A float32 buffer that grows by doubling: one copy of the audio, not a list of chunks."""
 
     def __init__(self, capacity: int) -> None:
@@ -90,6 +90,7 @@ class _Growing:
         self.size = 0
 
     def extend(self, block: np.ndarray) -> None:
+        """Append samples, doubling the storage when it is full."""
         need = self.size + len(block)
         if need > len(self.data):
             bigger = np.empty(max(need, len(self.data) * 2), dtype=np.float32)
@@ -99,6 +100,7 @@ class _Growing:
         self.size = need
 
     def result(self) -> np.ndarray:
+        """The samples so far; a view when little is wasted, else a tight copy."""
         # A view when little is wasted: copying an hour of audio would double the peak.
         if self.size >= len(self.data) * 0.9:
             return self.data[: self.size]
@@ -122,7 +124,7 @@ def _decode_16k_mono(path: Path, channel: str) -> np.ndarray:
             expected = int(float(stream.duration * stream.time_base) * SAMPLE_RATE) + SAMPLE_RATE
         elif container.duration:
             expected = int(container.duration / 1_000_000 * SAMPLE_RATE) + SAMPLE_RATE
-        buffer = _Growing(expected)
+        buffer = GrowingBuffer(expected)
         # Multichannel audio becomes planar stereo and "mix" averages the two sides, which
         # never clips, unlike FFmpeg's own downmix to mono (left + right at 0.707 each).
         # A mono source stays mono: its one channel is every choice.

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import CHANNELS, check_path
+from .audio import CHANNELS, GrowingBuffer, check_path
 from .errors import AudioError, DeviceError
 
 SPEEDS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
@@ -93,7 +93,7 @@ def load_audio(path: Path, channel: str = "mix") -> tuple[np.ndarray, int]:
             expected = rate
             if stream.duration is not None and stream.time_base is not None:
                 expected += int(float(stream.duration * stream.time_base) * rate)
-            buffer = _Buffer(expected)
+            buffer = GrowingBuffer(expected)
             mono = stream.codec_context.channels == 1
             resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo",
                                           rate=rate)
@@ -124,28 +124,6 @@ def load_audio(path: Path, channel: str = "mix") -> tuple[np.ndarray, int]:
     if buffer.size == 0:
         raise AudioError(f"Could not open recording {path}: it holds no audio")
     return buffer.result(), rate
-
-
-class _Buffer:
-    """float32 samples that grow by doubling (one copy of the audio, not a list of chunks)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.data = np.empty(max(capacity, 1024), dtype=np.float32)
-        self.size = 0
-
-    def extend(self, block: np.ndarray) -> None:
-        need = self.size + len(block)
-        if need > len(self.data):
-            bigger = np.empty(max(need, len(self.data) * 2), dtype=np.float32)
-            bigger[: self.size] = self.data[: self.size]
-            self.data = bigger
-        self.data[self.size : need] = block
-        self.size = need
-
-    def result(self) -> np.ndarray:
-        if self.size >= len(self.data) * 0.9:
-            return self.data[: self.size]
-        return self.data[: self.size].copy()
 
 
 def merge_spans(ranges: Sequence[tuple[float, float]], duration: float,
