@@ -10,8 +10,8 @@
    background (one speech-model thread, as the app does) while a 20 ms timer measures how
    late it fires. Target p99 lateness <= 50 ms.
 4. **Playback start**: from the space key to sound arriving at the PulseAudio null sink's
-   monitor (this includes the monitor's own capture latency, so it over-states). Target
-   <= 150 ms.
+   monitor (this includes the monitor's own capture latency, so it over-states), each press
+   after a seek to where a word's sound begins. Target p95 <= 150 ms.
 
 Usage::
 
@@ -320,6 +320,7 @@ async def _playback_session(root: Path, presses: int) -> dict[str, Any]:
 
     app = make_app(Settings(library=root), transcribe=False)
     to_sound: list[float] = []
+    to_play: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.library_screen
         while not screen.calls.visible_calls():
@@ -332,6 +333,14 @@ async def _playback_session(root: Path, presses: int) -> dict[str, Any]:
         call = app.screen
         player = call.player
         assert player is not None
+        played: list[float] = []
+        real_play = player.play
+
+        def timed_play(at: float | None = None) -> None:
+            played.append(time.perf_counter())
+            real_play(at)
+
+        player.play = timed_play  # type: ignore[method-assign]
         words = [w.start for e in call.transcript.entries if e.segment for w in e.segment.words]
         stream = sd.InputStream(samplerate=16000, channels=1, dtype="float32",
                                 callback=record, latency="low")
@@ -345,7 +354,13 @@ async def _playback_session(root: Path, presses: int) -> dict[str, Any]:
             stream_start = time.monotonic() - began
             await pilot.pause(0.5)
             for i in range(presses):
-                player.seek(words[(i * 7) % len(words)])
+                # Whisper's word start can sit before the voice begins (the first word of a
+                # recording starts at 0.0 s), so seek to where that word's sound begins: the
+                # key must then make sound at once, and a quiet lead-in is not latency.
+                at_word = words[(i * 7) % len(words)]
+                source = player.samples[int(at_word * player.sample_rate):]
+                onset = np.nonzero(np.abs(source) > 0.05)[0]
+                player.seek(at_word + (onset[0] / player.sample_rate if len(onset) else 0.0))
                 await pilot.pause(0.6)
                 with lock:
                     blocks.clear()
@@ -363,11 +378,15 @@ async def _playback_session(root: Path, presses: int) -> dict[str, Any]:
                                 break
                 if arrived is not None:
                     to_sound.append((arrived - pressed) * 1000)
+                    if played:
+                        to_play.append((played[-1] - pressed) * 1000)
                 await pilot.pause(0.3)
                 await pilot.press("space")
         finally:
             stream.stop()
             stream.close()
+    log("key to sound, in order (ms): " + " ".join(f"{v:.0f}" for v in to_sound))
+    log("key to Player.play, in order (ms): " + " ".join(f"{v:.0f}" for v in to_play))
     return {"presses": presses, "heard": len(to_sound), "key_to_sound_ms": summary(to_sound),
             "stream_start_s": stream_start,
             "output_latency_ms": player.output_latency * 1000}
@@ -426,7 +445,7 @@ def show(name: str, result: Any, load: float) -> None:
               f" ms, max {k['max']:.0f} ms ({s['heard']}/{s['presses']} heard; output latency "
               f"{s['output_latency_ms']:.0f} ms; the sink took {s['stream_start_s']:.1f} s to "
               f"start the stream when the call opened) -> "
-              f"{verdict(k['p50'], TARGETS['playback_ms'])}")
+              f"{verdict(k['p95'], TARGETS['playback_ms'])}")
     print(f"  (load average {load:.1f} on {os.cpu_count()} CPUs)", flush=True)
 
 
@@ -445,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", default="1", help="model threads to compare, e.g. 1,2")
     parser.add_argument("--modes", default="process",
                         help="where the app transcribes: process, thread or both (process,thread)")
-    parser.add_argument("--presses", type=int, default=10, help="play presses to time")
+    parser.add_argument("--presses", type=int, default=30, help="play presses to time")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
