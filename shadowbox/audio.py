@@ -58,20 +58,7 @@ def decode(path: Path, channel: str = "mix") -> DecodedAudio:
 
     Raises AudioError when the file cannot be decoded or holds (almost) no audio.
     """
-    if channel not in CHANNELS:
-        raise AudioError(f"Channel {channel!r}: choose one of {', '.join(CHANNELS)}")
-    check_path(path)
-    import av
-
-    try:
-        samples = _decode_16k_mono(path, channel)
-    except av.error.FFmpegError as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise AudioError(
-            f"Could not open recording {path}: not a readable audio file ({reason})"
-        ) from None
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise AudioError(f"Could not open recording {path}: {exc}") from None
+    samples, _rate = decode_mono(path, channel)
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     audio = DecodedAudio(samples)
     if audio.duration < MIN_SECONDS:
@@ -107,11 +94,35 @@ class GrowingBuffer:
         return self.data[: self.size].copy()
 
 
-def _decode_16k_mono(path: Path, channel: str) -> np.ndarray:
+def decode_mono(
+    path: Path, channel: str, rate: int | None = SAMPLE_RATE
+) -> tuple[np.ndarray, int]:
+    """Decode to mono float32 at ``rate`` (None: the file's own rate); samples and rate.
+
+    The speech model wants 16 kHz and the player the file's own rate, so both share this
+    one decoder. Raises AudioError naming the file and the reason.
+    """
+    if channel not in CHANNELS:
+        raise AudioError(f"Channel {channel!r}: choose one of {', '.join(CHANNELS)}")
+    check_path(path)
+    import av
+
+    try:
+        return _decode_frames(path, channel, rate)
+    except av.error.FFmpegError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise AudioError(
+            f"Could not open recording {path}: not a readable audio file ({reason})"
+        ) from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise AudioError(f"Could not open recording {path}: {exc}") from None
+
+
+def _decode_frames(path: Path, channel: str, rate: int | None) -> tuple[np.ndarray, int]:
     """Decode, resample and pick the channel frame by frame into one preallocated buffer.
 
-    Peak memory is about one float32 copy of the result (230 MB an hour), whatever the
-    source's rate and channel count.
+    Peak memory is about one float32 copy of the result (230 MB an hour at 16 kHz), whatever
+    the source's rate and channel count.
     """
     import av
 
@@ -119,18 +130,21 @@ def _decode_16k_mono(path: Path, channel: str) -> np.ndarray:
         if not container.streams.audio:
             raise ValueError("the file has no audio stream")
         stream = container.streams.audio[0]
+        out_rate = rate or int(stream.codec_context.sample_rate or stream.rate or 0)
+        if out_rate <= 0:
+            raise ValueError("the file gives no sample rate")
         expected = 0
         if stream.duration is not None and stream.time_base is not None:
-            expected = int(float(stream.duration * stream.time_base) * SAMPLE_RATE) + SAMPLE_RATE
+            expected = int(float(stream.duration * stream.time_base) * out_rate) + out_rate
         elif container.duration:
-            expected = int(container.duration / 1_000_000 * SAMPLE_RATE) + SAMPLE_RATE
+            expected = int(container.duration / 1_000_000 * out_rate) + out_rate
         buffer = GrowingBuffer(expected)
         # Multichannel audio becomes planar stereo and "mix" averages the two sides, which
         # never clips, unlike FFmpeg's own downmix to mono (left + right at 0.707 each).
         # A mono source stays mono: its one channel is every choice.
         mono = stream.codec_context.channels == 1
         layout = "mono" if mono else "stereo"
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=out_rate)
 
         def take(frames: list[av.AudioFrame]) -> None:
             for out in frames:
@@ -151,7 +165,7 @@ def _decode_16k_mono(path: Path, channel: str) -> np.ndarray:
             if buffer.size == 0:
                 raise
         take(resampler.resample(None))
-    return buffer.result()
+    return buffer.result(), out_rate
 
 
 def file_hash(path: Path) -> str:

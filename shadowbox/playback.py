@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import CHANNELS, GrowingBuffer, check_path
+from .audio import decode_mono
 from .errors import AudioError, DeviceError
 
 SPEEDS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
@@ -77,53 +77,10 @@ def load_audio(path: Path, channel: str = "mix") -> tuple[np.ndarray, int]:
 
     Returns the samples and their rate. Raises AudioError naming the file and the reason.
     """
-    if channel not in CHANNELS:
-        raise AudioError(f"Channel {channel!r}: choose one of {', '.join(CHANNELS)}")
-    check_path(path)
-    import av
-
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise AudioError(f"Could not open recording {path}: it has no audio stream")
-            stream = container.streams.audio[0]
-            rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-            if rate <= 0:
-                raise AudioError(f"Could not open recording {path}: no sample rate")
-            expected = rate
-            if stream.duration is not None and stream.time_base is not None:
-                expected += int(float(stream.duration * stream.time_base) * rate)
-            buffer = GrowingBuffer(expected)
-            mono = stream.codec_context.channels == 1
-            resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo",
-                                          rate=rate)
-
-            def take(frames: list[Any]) -> None:
-                for out in frames:
-                    planes = out.to_ndarray()
-                    if mono or channel == "left":
-                        buffer.extend(planes[0])
-                    elif channel == "right":
-                        buffer.extend(planes[1])
-                    else:
-                        buffer.extend((planes[0] + planes[1]) * 0.5)
-
-            try:
-                for frame in container.decode(stream):
-                    frame.pts = None
-                    take(resampler.resample(frame))
-            except av.error.InvalidDataError:
-                if buffer.size == 0:  # a damaged tail keeps what decoded; nothing is an error
-                    raise
-            take(resampler.resample(None))
-    except av.error.FFmpegError as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise AudioError(
-            f"Could not open recording {path}: not a readable audio file ({reason})"
-        ) from None
-    if buffer.size == 0:
+    samples, rate = decode_mono(path, channel, rate=None)
+    if len(samples) == 0:
         raise AudioError(f"Could not open recording {path}: it holds no audio")
-    return buffer.result(), rate
+    return samples, rate
 
 
 def merge_spans(ranges: Sequence[tuple[float, float]], duration: float,
