@@ -8,21 +8,32 @@ model once and keeps it for every job.
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
-from .audio import decode
+import numpy as np
+
+from .audio import SAMPLE_RATE, DecodedAudio, decode
 from .config import Settings, taxonomy_files
 from .errors import ShadowboxError
 from .library import LEASE_SECONDS, Library, NewSegment, NewTrack
 from .models import Call, Job, Segment, Tag
 from .objections import Tagger, load_taxonomy
 from .talktracks import cut_talk_tracks
-from .transcribe import DecodeOptions, Transcriber, find_pauses
+from .transcribe import (
+    DecodeOptions,
+    Transcriber,
+    guard_repetition,
+    pauses_between,
+    speech_chunks,
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class Worker:
         self.owner = worker_name()
         self._transcriber: Transcriber | None = None
         self._tagger: Tagger | None = None
+        self._events: queue.SimpleQueue[tuple[_Running, int, float]] = queue.SimpleQueue()
         self.stop_event = threading.Event()
 
     @property
@@ -121,6 +133,10 @@ class Worker:
     ) -> WorkerReport:
         """Work the queue until it is empty (``once``) or until :attr:`stop_event` is set.
 
+        Windows of audio are transcribed in the model's lanes (threads) while this thread
+        keeps every database write, lease and progress report, so a batch of short calls
+        keeps both cores busy and a long call is split across them.
+
         Args:
             once: return when no job is waiting, rather than polling for new ones.
             poll_seconds: how often to look for new jobs when not ``once``.
@@ -131,54 +147,134 @@ class Worker:
             return report
         # A model that cannot load is the worker's problem, not the recordings': load it
         # before taking a job so that no job is failed for it.
-        _ = self.transcriber
-        while not self.stop_event.is_set():
-            job = self.library.claim_job(self.owner, call_ids=call_ids)
-            if job is None:
-                if once:
-                    break
-                self.stop_event.wait(poll_seconds)
-                continue
-            call = self.library.get_call(job.call_id)
-            try:
-                finished = self.process(job, call)
-            except ShadowboxError as exc:
-                self.library.fail_job(job, str(exc))
-                report.failed.append((call, str(exc)))
-                continue
-            except KeyboardInterrupt:
-                self.library.release_job(job)
-                raise
-            if finished:
-                report.done.append(self.library.get_call(call.id))
+        lanes = self.transcriber.lanes
+        pool = ThreadPoolExecutor(lanes, thread_name_prefix="shadowbox-transcribe")
+        self._events = queue.SimpleQueue()
+        tasks: dict[Future[Any], tuple[_Running, int]] = {}
+        running: list[_Running] = []
+        try:
+            while True:
+                while not self.stop_event.is_set() and len(tasks) < lanes:
+                    job = self.library.claim_job(self.owner, call_ids=call_ids)
+                    if job is None:
+                        break
+                    run = _Running(job, self.library.get_call(job.call_id))
+                    running.append(run)
+                    if self.on_start:
+                        self.on_start(run.call)
+                    tasks[pool.submit(self._decode, run)] = (run, _DECODE)
+                if not tasks:
+                    if once or self.stop_event.is_set():
+                        break
+                    self.stop_event.wait(poll_seconds)
+                    continue
+                finished, _ = wait(tasks, timeout=0.2, return_when=FIRST_COMPLETED)
+                self._report_progress()
+                for future in finished:
+                    run, window = tasks.pop(future)
+                    if run.over:
+                        continue
+                    try:
+                        result = future.result()
+                    except ShadowboxError as exc:
+                        run.over = True
+                        self.library.fail_job(run.job, str(exc))
+                        report.failed.append((run.call, str(exc)))
+                        continue
+                    except _Cancelled:
+                        continue
+                    if window == _DECODE:
+                        self._start_windows(run, result, pool, tasks)
+                    else:
+                        run.parts[window] = result
+                    if run.audio is not None and len(run.parts) == len(run.windows):
+                        run.over = True
+                        if self._finish(run):
+                            report.done.append(self.library.get_call(run.call.id))
+                if self.stop_event.is_set():
+                    for run in running:
+                        if not run.over:
+                            run.over = True
+                            self.library.release_job(run.job)
+                running = [r for r in running if not r.over]
+        except BaseException:
+            for run in running:
+                if not run.over:
+                    run.over = True
+                    self.library.release_job(run.job)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return report
 
-    def process(self, job: Job, call: Call) -> bool:
-        """Transcribe one call and store its transcript, talk tracks and tags in one go.
+    # ---------------------------------------------------------------- in the lanes
 
-        Returns False if the job's lease was lost (another worker took it over).
-        """
-        if self.on_start:
-            self.on_start(call)
-        audio = decode(self.library.audio_file(call), call.channel)
-        transcriber = self.transcriber
-        began = time.monotonic()
-        last_renew = began
+    def _decode(self, run: _Running) -> DecodedAudio:
+        return decode(self.library.audio_file(run.call), run.call.channel)
+
+    def _transcribe_window(
+        self, run: _Running, samples: np.ndarray, start: int, end: int
+    ) -> tuple[list[Segment], list[tuple[int, int]]]:
+        """One window's segments and speech chunks (for the pauses between talk tracks)."""
         segments: list[Segment] = []
-        for seg in transcriber.transcribe(audio.samples):
+        for seg in self.transcriber.transcribe_window(samples, start, end):
+            if run.over or self.stop_event.is_set():
+                raise _Cancelled
             segments.append(seg)
-            fraction = min(seg.end / audio.duration, 1.0) if audio.duration else 1.0
-            now = time.monotonic()
-            if now - last_renew > LEASE_SECONDS / 4:
-                if not self.library.renew_lease(job, fraction):
-                    return False
-                last_renew = now
+            self._events.put((run, start, seg.end * SAMPLE_RATE - start))
+        chunks = speech_chunks(samples, self.settings.pause_seconds, start, end)
+        self._events.put((run, start, end - start))
+        return segments, chunks
+
+    # ---------------------------------------------------------------- in this thread
+
+    def _start_windows(
+        self, run: _Running, audio: DecodedAudio, pool: ThreadPoolExecutor,
+        tasks: dict[Future[Any], tuple[_Running, int]],
+    ) -> None:
+        run.audio = audio
+        run.windows = self.transcriber.windows(audio.samples)
+        for i, (start, end) in enumerate(run.windows):
+            future = pool.submit(self._transcribe_window, run, audio.samples, start, end)
+            tasks[future] = (run, i)
+
+    def _report_progress(self) -> None:
+        """Turn the lanes' progress events into lease renewals and progress callbacks."""
+        touched: dict[int, _Running] = {}
+        while True:
+            try:
+                run, window_start, done = self._events.get_nowait()
+            except queue.Empty:
+                break
+            run.reached[window_start] = max(run.reached.get(window_start, 0.0), done)
+            touched[id(run)] = run
+        now = time.monotonic()
+        for run in touched.values():
+            if run.over or run.audio is None:
+                continue
+            total = len(run.audio.samples) or 1
+            fraction = min(sum(run.reached.values()) / total, 1.0)
+            if now - run.last_renew > LEASE_SECONDS / 4:
+                if not self.library.renew_lease(run.job, fraction):
+                    run.over = True  # another worker took the job over
+                    continue
+                run.last_renew = now
             if self.on_progress:
-                self.on_progress(Progress(call, fraction, now - began, audio.duration))
-            if self.stop_event.is_set():
-                self.library.release_job(job)
-                return False
-        pauses = find_pauses(audio.samples, self.settings.pause_seconds, audio.sample_rate)
+                self.on_progress(
+                    Progress(run.call, fraction, now - run.began, run.audio.duration)
+                )
+
+    def _finish(self, run: _Running) -> bool:
+        """Cut, tag and store a call whose windows are all transcribed; False if not stored."""
+        assert run.audio is not None
+        segments: list[Segment] = []
+        chunks: list[tuple[int, int]] = []
+        for i in range(len(run.windows)):
+            window_segments, window_chunks = run.parts[i]
+            segments.extend(window_segments)
+            chunks.extend(window_chunks)
+        segments = list(guard_repetition(segments))
+        pauses = pauses_between(chunks, self.settings.pause_seconds)
         turns = cut_talk_tracks(
             segments, self.settings.pause_seconds, self.settings.min_track_seconds, pauses
         )
@@ -191,9 +287,34 @@ class Worker:
             )
             new_segments.extend(NewSegment(s, index) for s in turn.segments)
         stored = self.library.complete_job(
-            job, duration=audio.duration, model=transcriber.label,
+            run.job, duration=run.audio.duration, model=self.transcriber.label,
             segments=new_segments, tracks=new_tracks,
         )
         if stored and self.on_progress:
-            self.on_progress(Progress(call, 1.0, time.monotonic() - began, audio.duration))
+            self.on_progress(
+                Progress(run.call, 1.0, time.monotonic() - run.began, run.audio.duration)
+            )
         return stored
+
+
+_DECODE = -1
+"""The task index of a call's decoding (its windows are 0, 1, ...)."""
+
+
+class _Cancelled(Exception):
+    """A lane gave up its window: the job was stopped, lost or failed elsewhere."""
+
+
+@dataclass(eq=False)
+class _Running:
+    """A job in flight: its audio, windows and what the lanes have returned so far."""
+
+    job: Job
+    call: Call
+    began: float = field(default_factory=time.monotonic)
+    last_renew: float = field(default_factory=time.monotonic)
+    audio: DecodedAudio | None = None
+    windows: list[tuple[int, int]] = field(default_factory=list)
+    parts: dict[int, tuple[list[Segment], list[tuple[int, int]]]] = field(default_factory=dict)
+    reached: dict[int, float] = field(default_factory=dict)
+    over: bool = False
