@@ -28,15 +28,18 @@ def binding_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     """(key, what it does, where) for every binding on ``screen``: app, screen and widgets.
 
     Widgets that are not focused now still list their keys, so nothing is hidden; a key the
-    screen or app already claims is listed once, where it takes effect.
+    screen or app already claims is listed once, where it takes effect (a key two widgets
+    share, as the focused one uses it).
     """
     app = screen.app
     rows: list[tuple[str, str, str]] = []
     claimed: set[str] = set()
     nodes: list[DOMNode] = [app, screen]
-    nodes.extend(w for w in screen.query("*") if type(w).__module__.startswith("shadowbox_tui"))
-    if screen.focused is not None and screen.focused not in nodes:
+    # The focused widget first: when two lists share a key, what it does there is listed.
+    if screen.focused is not None:
         nodes.append(screen.focused)
+    nodes.extend(w for w in screen.query("*") if type(w).__module__.startswith("shadowbox_tui")
+                 and w is not screen.focused)
     for node in nodes:
         where = _where(node, screen)
         grouped: dict[str, list[str]] = {}
@@ -46,7 +49,9 @@ def binding_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
                     continue
                 claimed.add(key)
                 display = app.get_key_display(Binding(key, binding.action))
-                description = _DESCRIPTIONS.get(binding.action, binding.description)
+                # The footer has room for a word; a tooltip says the whole of it.
+                description = _DESCRIPTIONS.get(binding.action,
+                                                binding.tooltip or binding.description)
                 keys = grouped.setdefault(description, [])
                 if display not in keys:
                     keys.append(display)
