@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from shadowbox.config import Settings
@@ -51,6 +51,7 @@ class ShadowboxApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", key_display="?", id="app.help"),
         Binding("r", "record", "Record", id="app.record"),
+        Binding("C", "collections", "Collections", id="app.collections"),
     ]
 
     def __init__(self, context: AppContext) -> None:
@@ -221,6 +222,34 @@ class ShadowboxApp(App[None]):
         if not any(isinstance(s, RecordScreen) for s in self.screen_stack):
             self.push_screen(RecordScreen(self.context))
 
+    def action_collections(self) -> None:
+        """Open the collections screen (curated best-of lists), or go back to it.
+
+        From a call opened from that screen, this returns to it rather than piling up a
+        second one; over a dialog it does nothing (the dialog has the keys).
+        """
+        from .screens.call import CallScreen
+        from .screens.collections import CollectionsScreen
+
+        if isinstance(self.screen, ModalScreen | CollectionsScreen):
+            return
+        below = [s for s in self.screen_stack if isinstance(s, CollectionsScreen)]
+        if below:
+            above = self.screen_stack[self.screen_stack.index(below[-1]) + 1 :]
+            if all(isinstance(s, CallScreen) for s in above):
+                for _ in above:
+                    self.pop_screen()
+                return
+        self.push_screen(CollectionsScreen(self.context))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The collections key is left out of the footer on the collections screen itself."""
+        if action == "collections":
+            from .screens.collections import CollectionsScreen
+
+            return not isinstance(self.screen, ModalScreen | CollectionsScreen)
+        return True
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette offers every key's action on this screen, besides Textual's own."""
         yield from super().get_system_commands(screen)
@@ -233,7 +262,7 @@ class ShadowboxApp(App[None]):
                 continue
             seen.add(binding.action)
             yield SystemCommand(
-                binding.description,
+                binding.tooltip or binding.description,
                 f"Key: {self.get_key_display(binding)}",
                 partial(self.run_action, binding.action, active.node),
             )

@@ -23,6 +23,7 @@ from ..formatting import clock, day
 from ..messages import LibraryChanged, ReportsWorkerErrors
 from ..widgets.player_bar import PlayerBar
 from ..widgets.transcript import Transcript, effective_custom_tags
+from .collection_dialogs import AddChoice, AddToCollectionScreen
 from .tagging import NoteScreen, TagChoice, TagScreen
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def track_details(track: TalkTrack | None) -> Text:
                 style="magenta" if tags else "dim")
     text.append("\n\nNote\n", style="bold underline")
     text.append(f"  {track.note}" if track.note else "  none", style="" if track.note else "dim")
-    text.append("\n\nt tags · n note", style="dim")
+    text.append("\n\nt tags · n note · c add to a collection", style="dim")
     return text
 
 
@@ -94,6 +95,7 @@ class CallScreen(ReportsWorkerErrors, Screen[None]):
         Binding("s", "skip_silence", "Skip silence", id="call.skip_silence"),
         Binding("t", "tag", "Tags", id="call.tag"),
         Binding("n", "note", "Note", id="call.note"),
+        Binding("c", "collect", "Collect", id="call.collect"),
         Binding("escape,backspace", "back", "Back", id="call.back_to_library"),
     ]
 
@@ -113,6 +115,12 @@ class CallScreen(ReportsWorkerErrors, Screen[None]):
 
         player: Player | None
         problem: str | None
+
+    @dataclass
+    class Collected(Message):
+        """A talk track went into the collection named ``collection``."""
+
+        collection: str
 
     @dataclass
     class TracksChanged(Message):
@@ -396,6 +404,39 @@ class CallScreen(ReportsWorkerErrors, Screen[None]):
         library = self.context.library
         track = library.set_note(track_id, note)
         self.post_message(self.TracksChanged(library.talk_tracks(track.call_id)))
+
+    def action_collect(self) -> None:
+        """Add the talk track under the cursor (the one playing, while the cursor follows
+        the sound) to a collection, with an optional note."""
+        track = self.transcript.track_at_cursor()
+        if track is None:
+            self.notify("No talk track here to add to a collection.", severity="warning")
+            return
+
+        def chosen(choice: AddChoice | None) -> None:
+            if choice is not None:
+                self.collect(track, choice)
+
+        self.app.push_screen(AddToCollectionScreen(self.context, track), chosen)
+
+    @work(thread=True, group="call-collect", exit_on_error=False,
+          description="Add to the collection")
+    def collect(self, track: TalkTrack, choice: AddChoice) -> None:
+        """Put ``track`` into the chosen collection (made first when it is a new one)."""
+        from shadowbox import collections as curation
+
+        library = self.context.library
+        if choice.collection_id is None:
+            collection = curation.create_collection(library, choice.new_name or "")
+        else:
+            collection = curation.get_collection(library, choice.collection_id)
+        curation.add_track(library, collection.id, track.id, note=choice.note)
+        self.post_message(self.Collected(collection.name))
+
+    def on_call_screen_collected(self, message: Collected) -> None:
+        """Say where the talk track went."""
+        self.notify(f"Added to {message.collection}", timeout=3)
+        self.app.post_message(LibraryChanged(self.call_id))
 
     def on_call_screen_tracks_changed(self, message: TracksChanged) -> None:
         """Repaint headings and details, and let the library screen recount."""
