@@ -124,6 +124,8 @@ def _summary(
     print(f"\n{title}")
     print(f"  {'group':<10}{'n':>5}{'P':>7}{'R':>7}{'F1':>7}{'FPR':>7}")
     for name, indexes in groups(cases).items():
+        if not indexes:
+            continue
         figures = score([cases[i] for i in indexes], [predicted[i] for i in indexes], ids)
         p, r, f = figures.micro
         row = f"  {name:<10}{figures.cases:>5}{p:>7.3f}{r:>7.3f}{f:>7.3f}{figures.none_fpr:>7.3f}"
@@ -185,13 +187,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in ("dev", "test", *(n for n in chosen_groups if n.startswith("round")), "all"):
         if name.startswith("round") and not args.detail:
             continue
-        indexes = chosen_groups[name]
+        indexes = chosen_groups.get(name, [])
+        if not indexes:  # a fresh eval file may hold one split only
+            continue
         _print(name, score([cases[i] for i in indexes], [predicted[i] for i in indexes], ids))
     _summary(cases, predicted, ids, f"micro figures per group ({mode})")
     for title, chosen in (
         ("fresh rounds 3+", [i for i, c in enumerate(cases) if c.round and c.round >= 3]),
         ("held-out rounds", [i for i, c in enumerate(cases) if c.round and c.split == "test"]),
     ):
+        if not chosen:
+            continue
         figures = score([cases[i] for i in chosen], [predicted[i] for i in chosen], ids)
         print(
             f"  {title}: micro F1 {figures.micro[2]:.3f}, "

@@ -330,8 +330,9 @@ def _micro_f1_and_fpr(
     return 2 * precision * recall / (precision + recall), none_fp / none
 
 
-HELD_OUT_ROUNDS = frozenset({6, 8})
-"""Probe rounds written before any tuning on them and never tuned on (split "test")."""
+HELD_OUT_ROUNDS = frozenset({6, 8, 10})
+"""Probe rounds written before any tuning on them and never tuned on (split "test"); round 10
+was written by someone who had never seen the rules."""
 
 
 def test_eval_set_shape() -> None:
@@ -465,8 +466,8 @@ def test_dev_rounds_quality(tagger: Tagger) -> None:
 
 
 def test_held_out_rounds_rules_only(tagger: Tagger) -> None:
-    # measured: micro F1 0.612, false positive rate 0.021 (0.594 and 0.021 before this work):
-    # rules alone generalise poorly to wording nobody tuned them on
+    # measured on rounds 6, 8 and 10: micro F1 0.683, false positive rate 0.046 (rounds 6 and
+    # 8 alone: 0.612 and 0.021): rules alone generalise poorly to wording nobody tuned them on
     f1, fpr = _micro_f1_and_fpr(tagger, "test", HELD_OUT_ROUNDS)
     assert f1 >= 0.59
     assert fpr <= 0.05
@@ -476,7 +477,8 @@ def test_held_out_rounds_rules_only(tagger: Tagger) -> None:
 def test_held_out_rounds_with_similarity(
     taxonomy: Taxonomy, backend: str, minimum_f1: float
 ) -> None:
-    # measured: minilm micro F1 0.743, false positive rate 0.106; wordllama 0.722 and 0.085
+    # measured on rounds 6, 8 and 10: wordllama micro F1 0.746, false positive rate 0.115
+    # (rounds 6 and 8 alone: minilm 0.743 and 0.106; wordllama 0.722 and 0.085)
     pytest.importorskip(BACKEND_PACKAGES[backend])
     f1, fpr = _micro_f1_and_fpr(Tagger(taxonomy, similarity=backend), "test", HELD_OUT_ROUNDS)
     assert f1 >= minimum_f1
