@@ -24,7 +24,8 @@ MIN_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class DecodedAudio:
-    """A recording decoded for the speech model: 16 kHz mono float32 samples."""
+    """A recording decoded for the speech model: 16 kHz mono samples (float32, or int16 when
+    decoded ``compact``)."""
 
     samples: np.ndarray
     sample_rate: int = SAMPLE_RATE
@@ -48,18 +49,20 @@ def check_path(path: Path) -> Path:
     return path
 
 
-def decode(path: Path, channel: str = "mix") -> DecodedAudio:
+def decode(path: Path, channel: str = "mix", *, compact: bool = False) -> DecodedAudio:
     """Decode a recording to 16 kHz mono, choosing a stereo channel or mixing both.
 
     Args:
         path: the audio file.
         channel: ``mix`` (average all channels), ``left`` or ``right`` (a mono file gives its
             one channel for either).
+        compact: keep the samples as int16 (an hour is 115 MB instead of 230 MB); the
+            transcription worker reads them a window at a time through :func:`as_float`.
 
     Raises AudioError when the file cannot be decoded or holds (almost) no audio.
     """
-    samples, _rate = decode_mono(path, channel)
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    samples, _rate = decode_mono(path, channel, compact=compact)
+    samples = np.ascontiguousarray(samples)
     audio = DecodedAudio(samples)
     if audio.duration < MIN_SECONDS:
         raise AudioError(
@@ -70,17 +73,24 @@ def decode(path: Path, channel: str = "mix") -> DecodedAudio:
 
 
 class GrowingBuffer:
-    """A float32 buffer that grows by doubling: one copy of the audio, not a list of chunks."""
+    """An audio buffer that grows by doubling: one copy of the audio, not a list of chunks.
 
-    def __init__(self, capacity: int) -> None:
-        self.data = np.empty(max(capacity, SAMPLE_RATE), dtype=np.float32)
+    float32 by default; int16 (samples scaled by 32767) halves the memory of a long
+    recording that is only read a window at a time (see :func:`as_float`).
+    """
+
+    def __init__(self, capacity: int, dtype: type[np.floating] | type[np.integer] = np.float32
+                 ) -> None:
+        self.data = np.empty(max(capacity, SAMPLE_RATE), dtype=dtype)
         self.size = 0
 
     def extend(self, block: np.ndarray) -> None:
-        """Append samples, doubling the storage when it is full."""
+        """Append float samples, doubling the storage when it is full."""
+        if self.data.dtype == np.int16:
+            block = np.clip(np.rint(block * 32767.0), -32768, 32767)
         need = self.size + len(block)
         if need > len(self.data):
-            bigger = np.empty(max(need, len(self.data) * 2), dtype=np.float32)
+            bigger = np.empty(max(need, len(self.data) * 2), dtype=self.data.dtype)
             bigger[: self.size] = self.data[: self.size]
             self.data = bigger
         self.data[self.size : need] = block
@@ -95,12 +105,13 @@ class GrowingBuffer:
 
 
 def decode_mono(
-    path: Path, channel: str, rate: int | None = SAMPLE_RATE
+    path: Path, channel: str, rate: int | None = SAMPLE_RATE, *, compact: bool = False
 ) -> tuple[np.ndarray, int]:
     """Decode to mono float32 at ``rate`` (None: the file's own rate); samples and rate.
 
     The speech model wants 16 kHz and the player the file's own rate, so both share this
-    one decoder. Raises AudioError naming the file and the reason.
+    one decoder. ``compact`` stores int16 instead (half the memory; read it with
+    :func:`as_float`). Raises AudioError naming the file and the reason.
     """
     if channel not in CHANNELS:
         raise AudioError(f"Channel {channel!r}: choose one of {', '.join(CHANNELS)}")
@@ -108,7 +119,7 @@ def decode_mono(
     import av
 
     try:
-        return _decode_frames(path, channel, rate)
+        return _decode_frames(path, channel, rate, np.int16 if compact else np.float32)
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise AudioError(
@@ -118,7 +129,9 @@ def decode_mono(
         raise AudioError(f"Could not open recording {path}: {exc}") from None
 
 
-def _decode_frames(path: Path, channel: str, rate: int | None) -> tuple[np.ndarray, int]:
+def _decode_frames(
+    path: Path, channel: str, rate: int | None, dtype: type[np.floating] | type[np.integer]
+) -> tuple[np.ndarray, int]:
     """Decode, resample and pick the channel frame by frame into one preallocated buffer.
 
     Peak memory is about one float32 copy of the result (230 MB an hour at 16 kHz), whatever
@@ -138,7 +151,7 @@ def _decode_frames(path: Path, channel: str, rate: int | None) -> tuple[np.ndarr
             expected = int(float(stream.duration * stream.time_base) * out_rate) + out_rate
         elif container.duration:
             expected = int(container.duration / 1_000_000 * out_rate) + out_rate
-        buffer = GrowingBuffer(expected)
+        buffer = GrowingBuffer(expected, dtype)
         # Multichannel audio becomes planar stereo and "mix" averages the two sides, which
         # never clips, unlike FFmpeg's own downmix to mono (left + right at 0.707 each).
         # A mono source stays mono: its one channel is every choice.
@@ -166,6 +179,13 @@ def _decode_frames(path: Path, channel: str, rate: int | None) -> tuple[np.ndarr
                 raise
         take(resampler.resample(None))
     return buffer.result(), out_rate
+
+
+def as_float(samples: np.ndarray) -> np.ndarray:
+    """float32 samples in -1..1, whether ``samples`` is float32 or compact int16."""
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / 32768.0
+    return np.asarray(samples, dtype=np.float32)
 
 
 def file_hash(path: Path) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .audio import as_float
 from .errors import ModelError
 from .models import Segment, Word
 
@@ -133,12 +134,13 @@ class Transcriber:
         return guard_repetition(windowed())
 
     def windows(self, samples: np.ndarray) -> list[tuple[int, int]]:
-        """Sample ranges to transcribe separately: at most ``window_seconds`` long, and cut
-        short enough that a lone recording of over a minute still keeps every lane busy."""
+        """Sample ranges to transcribe separately: at most ``window_seconds / lanes`` long for
+        a recording of over a minute (cut so that a lone one still keeps every lane busy)."""
         seconds = len(samples) / SAMPLE_RATE
         window = self.options.window_seconds
         if self.lanes > 1 and seconds > 60:
-            window = min(window, max(30.0, seconds / self.lanes + 15.0))
+            # Lanes share the memory one window would use, so a long call's peak stays flat.
+            window = min(window / self.lanes, max(30.0, seconds / self.lanes + 15.0))
         return list(quiet_windows(samples, window))
 
     def transcribe_window(self, samples: np.ndarray, start: int, end: int) -> Iterator[Segment]:
@@ -162,7 +164,7 @@ class Transcriber:
         )
         if self.english_only:
             kwargs["language"] = "en"
-        raw, _info = self.model.transcribe(samples[start:end], **kwargs)
+        raw, _info = self.model.transcribe(as_float(samples[start:end]), **kwargs)
         for seg in raw:
             yield _shifted(_convert(seg), start / SAMPLE_RATE)
 
@@ -182,7 +184,7 @@ def speech_chunks(
     stop = len(samples) if end is None else end
     return [
         (chunk["start"] + start, chunk["end"] + start)
-        for chunk in get_speech_timestamps(samples[start:stop], options, sample_rate)
+        for chunk in get_speech_timestamps(as_float(samples[start:stop]), options, sample_rate)
     ]
 
 

@@ -210,7 +210,8 @@ class Worker:
     # ---------------------------------------------------------------- in the lanes
 
     def _decode(self, run: _Running) -> DecodedAudio:
-        return decode(self.library.audio_file(run.call), run.call.channel)
+        # int16: an hour of audio waits in 115 MB while the lanes read it window by window.
+        return decode(self.library.audio_file(run.call), run.call.channel, compact=True)
 
     def _transcribe_window(
         self, run: _Running, samples: np.ndarray, start: int, end: int
