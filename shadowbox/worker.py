@@ -210,8 +210,12 @@ class Worker:
     # ---------------------------------------------------------------- in the lanes
 
     def _decode(self, run: _Running) -> DecodedAudio:
-        # int16: an hour of audio waits in 115 MB while the lanes read it window by window.
-        return decode(self.library.audio_file(run.call), run.call.channel, compact=True)
+        # A long call waits as int16 (an hour in 115 MB, not 230 MB) while the lanes read it
+        # window by window; a short one stays float32, exactly as decoded (requantising an
+        # Ogg clip moved tiny.en's beam on a few near-tied words).
+        duration = run.call.duration
+        compact = duration is None or duration > COMPACT_AFTER_SECONDS
+        return decode(self.library.audio_file(run.call), run.call.channel, compact=compact)
 
     def _transcribe_window(
         self, run: _Running, samples: np.ndarray, start: int, end: int
@@ -297,6 +301,9 @@ class Worker:
             )
         return stored
 
+
+COMPACT_AFTER_SECONDS = 20 * 60
+"""Calls longer than this are held as int16 while they are transcribed (see ``_decode``)."""
 
 _DECODE = -1
 """The task index of a call's decoding (its windows are 0, 1, ...)."""

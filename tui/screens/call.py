@@ -93,9 +93,11 @@ class CallScreen(ReportsWorkerErrors, Screen[None]):
         Binding("plus,equals_sign,greater_than_sign", "speed(1)", "Faster", key_display="+",
                 group=_SPEED, id="call.faster"),
         Binding("s", "skip_silence", "Skip silence", id="call.skip_silence"),
-        Binding("t", "tag", "Tags", id="call.tag"),
-        Binding("n", "note", "Note", id="call.note"),
-        Binding("c", "collect", "Collect", id="call.collect"),
+        # The side panel spells these three out under the talk track, so the footer (which
+        # must fit 120 columns) leaves them to it; ? and the palette list them too.
+        Binding("t", "tag", "Tags", show=False, id="call.tag"),
+        Binding("n", "note", "Note", show=False, id="call.note"),
+        Binding("c", "collect", "Collect", show=False, id="call.collect"),
         Binding("escape,backspace", "back", "Back", id="call.back_to_library"),
     ]
 

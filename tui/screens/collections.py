@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -66,6 +66,11 @@ def _close_in_background(player: Player | None) -> None:
                          daemon=True).start()
 
 
+def _signature(items: Sequence[CollectionItem]) -> tuple[tuple[str, float, float], ...]:
+    """What a collection's playlist is made of: a changed item list needs a new one."""
+    return tuple((item.id, item.start, item.end) for item in items)
+
+
 class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
     """Curate best-of lists of talk tracks and hear a whole list back to back."""
 
@@ -117,6 +122,22 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
         problem: str | None
         start_item: str | None
 
+    @dataclass
+    class PlaylistPrepared(Message):
+        """The highlighted collection's audio, ready before anyone asks to hear it."""
+
+        collection: Collection
+        signature: tuple[tuple[str, float, float], ...]
+        playlist: Playlist
+        player: Player | None
+        problem: str | None
+
+    @dataclass
+    class PrepareFailed(Message):
+        """Getting a collection's audio ready failed; ``p`` will try again and say why."""
+
+        collection_id: str
+
     def __init__(self, context: AppContext) -> None:
         """The collections of ``context``'s library; data loads in workers once shown."""
         super().__init__(id="collections")
@@ -133,6 +154,13 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
         self._stale = True
         self._edit_lock = threading.Lock()
         self._items_of: str | None = None
+        self._prepared: CollectionsScreen.PlaylistPrepared | None = None
+        """The highlighted collection's playlist with its output stream already running, so
+        ``p`` is heard at once (a new stream can take seconds to start on a sound server)."""
+        self._preparing: str | None = None
+        """The collection whose playlist is being prepared: ``p`` waits for it rather than
+        opening a second stream (opening one while another plays stalls the sound server)."""
+        self._play_when_prepared: tuple[int, str | None] | None = None
         self.reads = 0
         """How many times lists read from the store were shown (tests wait on it)."""
 
@@ -197,6 +225,9 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
         self._closed = True
         _close_in_background(self.player)
         self.player = None
+        if self._prepared is not None:
+            _close_in_background(self._prepared.player)
+            self._prepared = None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The item keys ([ and ]) are offered only once a collection is loaded to play."""
@@ -244,6 +275,7 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
             self._show_now_playing()
         if message.notice:
             self.notify(message.notice, timeout=3)
+        self._prepare_highlighted()
 
     @on(OptionList.OptionHighlighted, "#collection-list")
     def _collection_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -265,6 +297,7 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
             self.item_list.show(message.collection_id, message.items)
             self._show_header()
             self.reads += 1
+            self._prepare_highlighted()
 
     def _show_header(self) -> None:
         header = self.query_one("#collection-header", Static)
@@ -512,6 +545,17 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
         start = self.item_list.current if self.item_list.has_focus else None
         self._close_player()
         self._play_seq += 1
+        ready = self._prepared
+        if (ready is not None and ready.collection.id == collection.id
+                and ready.signature == _signature(self.item_list.items)):
+            self._prepared = None
+            self.on_collections_screen_playlist_ready(self.PlaylistReady(
+                self._play_seq, ready.collection, ready.playlist, ready.player, ready.problem,
+                start.id if start else None))
+            return
+        waiting = self._preparing == collection.id
+        if waiting:
+            self._play_when_prepared = (self._play_seq, start.id if start else None)
         self._loading_audio = True
         self.problem = None
         self.player_bar.problem = None
@@ -520,7 +564,8 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
         self.player_bar.display = True
         self.playing_collection = collection
         self._show_now_playing()
-        self.open_playlist(self._play_seq, collection.id, start.id if start else None)
+        if not waiting:
+            self.open_playlist(self._play_seq, collection.id, start.id if start else None)
 
     @work(thread=True, exclusive=True, group="collection-audio", exit_on_error=False,
           description="Open the collection's audio")
@@ -552,6 +597,86 @@ class CollectionsScreen(ReportsWorkerErrors, Screen[None]):
         while not player.device_running and time.monotonic() < deadline:
             time.sleep(0.02)
         self.post_message(self.PlaylistReady(seq, collection, joined, player, None, start_item))
+
+    def _prepare_highlighted(self) -> None:
+        """Get the highlighted collection's audio ready unless it is, or something plays."""
+        collection = self.current
+        wanted = _signature(self.item_list.items)
+        ready = self._prepared
+        if collection is None or self._closed or not wanted:
+            return
+        if ready is not None and ready.collection.id == collection.id \
+                and ready.signature == wanted:
+            return
+        if self.player is not None and self.player.playing:
+            return
+        self._preparing = collection.id
+        self.prepare_playlist(collection.id)
+
+    @work(thread=True, exclusive=True, group="collection-prepare", exit_on_error=False,
+          description="Get the collection's audio ready")
+    def prepare_playlist(self, collection_id: str) -> None:
+        """Decode and join the collection and open (and run) its output stream, silent."""
+        from shadowbox.playback import Player
+
+        library = self.context.library
+        try:
+            collection = curation.get_collection(library, collection_id)
+            listed = curation.items(library, collection_id)
+            joined = curation.playlist(library, collection_id)
+        except ShadowboxError:
+            # Only a head start: what went wrong is said if and when p is pressed.
+            self.post_message(self.PrepareFailed(collection_id))
+            return
+        player: Player | None = None
+        problem: str | None = None
+        if not joined.entries:
+            problem = f"none of the items of {collection.name} has any audio"
+        else:
+            try:
+                player = Player(joined.samples, joined.sample_rate, ranges=joined.ranges,
+                                device=self.context.output_device)
+            except ShadowboxError as exc:
+                problem = str(exc)
+            else:
+                deadline = time.monotonic() + DEVICE_START_SECONDS
+                while not player.device_running and time.monotonic() < deadline:
+                    time.sleep(0.02)
+        self.post_message(self.PlaylistPrepared(collection, _signature(listed), joined,
+                                                player, problem))
+
+    def on_collections_screen_playlist_prepared(self, message: PlaylistPrepared) -> None:
+        """Play it if ``p`` is waiting for it; keep it if it is still what ``p`` would play;
+        else free it."""
+        if self._preparing == message.collection.id:
+            self._preparing = None
+        pending, self._play_when_prepared = self._play_when_prepared, None
+        if pending is not None and pending[0] == self._play_seq and not self._closed:
+            seq, start_item = pending
+            if message.signature == _signature(self.item_list.items):
+                self.on_collections_screen_playlist_ready(self.PlaylistReady(
+                    seq, message.collection, message.playlist, message.player,
+                    message.problem, start_item))
+                return
+            _close_in_background(message.player)
+            self.open_playlist(seq, message.collection.id, start_item)
+            return
+        current = self.current
+        if (self._closed or current is None or current.id != message.collection.id
+                or message.signature != _signature(self.item_list.items)):
+            _close_in_background(message.player)
+            return
+        if self._prepared is not None:
+            _close_in_background(self._prepared.player)
+        self._prepared = message
+
+    def on_collections_screen_prepare_failed(self, message: PrepareFailed) -> None:
+        """Let a waiting ``p`` open the playlist itself, which reports what is wrong."""
+        if self._preparing == message.collection_id:
+            self._preparing = None
+        pending, self._play_when_prepared = self._play_when_prepared, None
+        if pending is not None and pending[0] == self._play_seq and not self._closed:
+            self.open_playlist(pending[0], message.collection_id, pending[1])
 
     def on_collections_screen_playlist_ready(self, message: PlaylistReady) -> None:
         """Start playing (or say why it cannot); a superseded playlist is closed unheard."""
