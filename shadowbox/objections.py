@@ -32,6 +32,7 @@ the tagger is rules only. Its tags say which example they resemble.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -275,7 +276,7 @@ _OBJECTION_KEYS = frozenset(
 _TOP_KEYS = frozenset({"settings", "concepts", "signals", "objections"})
 
 
-def load_taxonomy(extra_files: Sequence[Path] = ()) -> Taxonomy:
+def load_taxonomy(extra_files: Sequence[Path] = (), *, check: bool = True) -> Taxonomy:
     """Build the taxonomy in force: the packaged default, then each extra file in order.
 
     An extra file (a library's or a user's) may add categories, change fields of existing
@@ -284,6 +285,9 @@ def load_taxonomy(extra_files: Sequence[Path] = ()) -> Taxonomy:
     signals, and change settings.
 
     :param extra_files: taxonomy files applied after the default, later ones winning.
+    :param check: compile every pattern now, so a bad one fails here (about 0.4 s; the
+        compiled expressions are kept for the Tagger). The TUI, which only lists the
+        categories, skips it to paint sooner.
     :raises ConfigError: a file is missing or malformed; the message names it and why.
     """
     default = resources.files("shadowbox.data").joinpath(DEFAULT_RESOURCE)
@@ -303,7 +307,8 @@ def load_taxonomy(extra_files: Sequence[Path] = ()) -> Taxonomy:
             raise ConfigError(f"Objection file {path} is not valid TOML: {error}") from error
         state.apply(path, data)
     taxonomy = state.build(tuple(path for path, _ in layers))
-    Tagger(taxonomy, similarity=False)  # compile every pattern now: a bad one fails at load
+    if check:
+        Tagger(taxonomy, similarity=False)  # compile every pattern now: a bad one fails here
     return taxonomy
 
 
@@ -518,8 +523,15 @@ class _Compiler:
         compiled = []
         for part in parts:
             source, anchors = self.sequence(part)
-            compiled.append(_Part(re.compile(r"(?<!\S)" + source + r"(?!\S)"), anchors))
+            compiled.append(_Part(_regex(r"(?<!\S)" + source + r"(?!\S)"), anchors))
         return tuple(compiled)
+
+
+@functools.cache
+def _regex(source: str) -> re.Pattern[str]:
+    """A compiled pattern, kept: load_taxonomy's check and the Tagger compile the same
+    sources, and re's own cache (512 entries) is too small for a taxonomy's 1,800."""
+    return re.compile(source)
 
 
 @dataclass(frozen=True)

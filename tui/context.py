@@ -73,5 +73,6 @@ class AppContext:
 
         with self._taxonomy_lock:
             if self._taxonomy is None:
-                self._taxonomy = load_taxonomy(taxonomy_files(self.settings))
+                # Only the categories are shown here (the worker compiles the patterns).
+                self._taxonomy = load_taxonomy(taxonomy_files(self.settings), check=False)
             return self._taxonomy
