@@ -25,12 +25,13 @@ from shadowbox.models import TalkTrack
 from ..context import AppContext
 from ..formatting import clock
 from ..messages import ReportsWorkerErrors
+from .form import FormDialog
 
 NEW = "\x00new"
 """The option id of "New collection…" (no collection id can look like it)."""
 
 
-class TextPrompt(ModalScreen[str | None]):
+class TextPrompt(FormDialog[str]):
     """Ask for one piece of text: a name, a description or a note. Escape cancels.
 
     One line is an Input (Enter saves); a note is a TextArea (Ctrl+S saves), because a
@@ -76,17 +77,6 @@ class TextPrompt(ModalScreen[str | None]):
         """Start typing at once."""
         self.query_one("#prompt-text").focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Save or cancel."""
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter in a one-line field saves."""
-        self.action_save()
-
     def action_save(self) -> None:
         """Close with the text typed (trimmed; "" when it was emptied)."""
         if self.multiline:
@@ -94,10 +84,6 @@ class TextPrompt(ModalScreen[str | None]):
         else:
             text = self.query_one("#prompt-text", Input).value
         self.dismiss(text.strip())
-
-    def action_cancel(self) -> None:
-        """Close without an answer."""
-        self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):

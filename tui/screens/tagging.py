@@ -9,13 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, SelectionList, Static, TextArea
 
 from shadowbox.models import TalkTrack
 
 from ..formatting import clock
 from ..widgets.transcript import effective_custom_tags
+from .form import FormDialog
 
 if TYPE_CHECKING:
     from shadowbox.objections import Taxonomy
@@ -45,7 +45,7 @@ def _why(track: TalkTrack, objection: str) -> str:
     return ""
 
 
-class TagScreen(ModalScreen[TagChoice | None]):
+class TagScreen(FormDialog[TagChoice]):
     """Tick the objections a talk track answers and list its custom tags.
 
     A person's choice overrides the automatic tagger and survives re-transcription.
@@ -93,29 +93,14 @@ class TagScreen(ModalScreen[TagChoice | None]):
         """Start in the checklist."""
         self.query_one(SelectionList).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Save or cancel."""
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter in the tags box saves."""
-        self.action_save()
-
     def action_save(self) -> None:
         """Close with the choice made."""
         chosen = self.query_one(SelectionList).selected
         tags = parse_tags(self.query_one("#custom-tags", Input).value)
         self.dismiss(TagChoice(frozenset(str(c) for c in chosen), tags))
 
-    def action_cancel(self) -> None:
-        """Close without changing anything."""
-        self.dismiss(None)
 
-
-class NoteScreen(ModalScreen[str | None]):
+class NoteScreen(FormDialog[str]):
     """Write a free-text note on a talk track (empty clears it)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -142,17 +127,6 @@ class NoteScreen(ModalScreen[str | None]):
         """Start typing at once."""
         self.query_one(TextArea).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Save or cancel."""
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
     def action_save(self) -> None:
         """Close with the note ("" clears it)."""
         self.dismiss(self.query_one(TextArea).text.strip())
-
-    def action_cancel(self) -> None:
-        """Close without changing anything."""
-        self.dismiss(None)
