@@ -628,3 +628,17 @@ def test_snapshot_call_screen(tui_library: Path, snap_compare,
         await pilot.press("down")  # onto the first segment
 
     assert snap_compare(app_for(tui_library), terminal_size=SIZE, run_before=settle)
+
+
+def test_snapshot_record_screen(tui_library: Path, snap_compare) -> None:
+    """The record screen as it opens: the consent choice comes before anything else."""
+
+    async def settle(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        await ready_library(pilot, app)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RecordScreen))
+        await pilot.pause(0.2)
+
+    app = app_for(tui_library, input_device="no such microphone anywhere")
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
