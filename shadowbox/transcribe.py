@@ -9,6 +9,7 @@ memory stays flat beyond the decoded audio.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -106,6 +107,9 @@ class Transcriber:
         """
         from faster_whisper import WhisperModel
 
+        # faster-whisper logs every window at INFO, and wordllama's import turns the root
+        # logger up to INFO: without this, its chatter would run through the progress bar.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
         self.options = options or DecodeOptions()
         where, self.label = resolve_model(model)
         threads = max(1, self.options.cpu_threads)
