@@ -33,7 +33,8 @@ from textual.widgets import Input, SelectionList, TextArea
 
 from shadowbox.config import Settings
 from shadowbox.ingest import import_files
-from shadowbox.library import Library
+from shadowbox.library import Library, NewSegment, NewTrack
+from shadowbox.models import Consent, Segment, Tag, Word
 from shadowbox.worker import Worker
 
 from .conftest import SAMPLES
@@ -64,6 +65,50 @@ def tui_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
         report = Worker(library, settings).run(once=True)
         assert len(report.done) == len(CLIPS), report.failed
     return root
+
+
+def clip_titles() -> list[str]:
+    """The titles scripts.toml gives the CLIPS, in their order."""
+    clips = tomllib.loads((SAMPLES / "scripts.toml").read_text(encoding="utf-8"))["clips"]
+    by_file = {c["file"]: c["title"] for c in clips}
+    return [by_file[name] for name in CLIPS]
+
+
+def scripted_library(root: Path, titles: list[str], *, audio: bool = False) -> None:
+    """Calls whose transcripts are sample_audio/scripts.toml's turns, one talk track each.
+
+    No model: what a snapshot shows must not change when decoding does, or with the
+    CTranslate2 build a fresh install gets (the other tests read the model's real words
+    from the library instead). ``audio`` copies each clip's recording in, so it plays.
+    """
+    clips = {c["title"]: c for c in tomllib.loads(
+        (SAMPLES / "scripts.toml").read_text(encoding="utf-8"))["clips"]}
+    with Library.open(root) as library:
+        for n, title in enumerate(titles, 1):
+            clip = clips[title]
+            call_id = f"00000000-0000-4000-8000-{n:012d}"
+            source = SAMPLES / clip["file"]
+            stored = f"audio/{n}{source.suffix}"
+            if audio:
+                shutil.copyfile(source, root / stored)
+            segments, tracks, at = [], [], 0.0
+            for i, turn in enumerate(clip["turns"]):
+                words = tuple(Word(at + j * 0.3, at + j * 0.3 + 0.25, " " + w, 0.9)
+                              for j, w in enumerate(turn["text"].split()))
+                end = words[-1].end
+                segments.append(NewSegment(Segment(at, end, turn["text"], 0.9, words), i))
+                tags = tuple(Tag("objection", o, "auto", 0.9, "script")
+                             for o in turn["objections"])
+                tracks.append(NewTrack(i, at, end, turn["text"], tags))
+                at = end + 2.0
+            library.add_call(call_id=call_id, title=title, rep=clip["rep"], duration=at,
+                             audio_path=stored, audio_hash=f"script-{n}",
+                             recorded_at=f"2024-03-{n:02d}T09:00:00Z",
+                             consent=Consent(method="written", given_at="2024-03-01T09:00:00Z"))
+            job = library.claim_job("script", call_ids=[call_id])
+            assert job is not None
+            assert library.complete_job(job, duration=at, model="script", segments=segments,
+                                        tracks=tracks)
 
 
 @pytest.fixture
@@ -615,9 +660,11 @@ def test_snapshot_library_screen(tui_library: Path, snap_compare) -> None:
 
 
 @pytest.mark.audio
-def test_snapshot_call_screen(tui_library: Path, snap_compare,
+def test_snapshot_call_screen(tmp_path: Path, snap_compare,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     require_audio(monkeypatch)
+    root = tmp_path / "lib"
+    scripted_library(root, clip_titles(), audio=True)
 
     async def settle(pilot: Pilot[None]) -> None:
         app = pilot.app
@@ -627,7 +674,7 @@ def test_snapshot_call_screen(tui_library: Path, snap_compare,
         await wait_until(pilot, lambda: call.player_bar.state is not None)
         await pilot.press("down")  # onto the first segment
 
-    assert snap_compare(app_for(tui_library), terminal_size=SIZE, run_before=settle)
+    assert snap_compare(app_for(root), terminal_size=SIZE, run_before=settle)
 
 
 def test_snapshot_record_screen(tui_library: Path, snap_compare) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +31,11 @@ from textual.widgets import Input, Static, TextArea
 from textual.widgets._footer import FooterKey
 
 from shadowbox import collections as curation
-from shadowbox.library import Library, NewSegment, NewTrack
-from shadowbox.models import Consent, Segment, Tag, TalkTrack, Word
+from shadowbox.library import Library
+from shadowbox.models import TalkTrack
 
-from .conftest import SAMPLES
 from .test_playback import Monitor, require_audio
-from .test_tui import SIZE, app_for, run, wait_until
+from .test_tui import SIZE, app_for, run, scripted_library, wait_until
 
 NO_SPEAKER = "no such speaker anywhere"
 ROI = "Budget is tight: the ROI case"
@@ -498,37 +496,6 @@ def test_help_footer_and_palette_list_the_collection_keys(demo_copy: Path) -> No
 
 
 # ---------------------------------------------------------------------- what a person sees
-
-
-def scripted_library(root: Path, titles: list[str]) -> None:
-    """Calls whose transcripts are sample_audio/scripts.toml's turns, one talk track each.
-
-    No model and no audio: what the snapshot shows must not change when decoding does
-    (the other tests read the model's real words from the library instead).
-    """
-    clips = {c["title"]: c for c in tomllib.loads(
-        (SAMPLES / "scripts.toml").read_text(encoding="utf-8"))["clips"]}
-    with Library.open(root) as library:
-        for n, title in enumerate(titles, 1):
-            clip = clips[title]
-            call_id = f"00000000-0000-4000-8000-{n:012d}"
-            segments, tracks, at = [], [], 0.0
-            for i, turn in enumerate(clip["turns"]):
-                words = tuple(Word(at + j * 0.3, at + j * 0.3 + 0.25, " " + w, 0.9)
-                              for j, w in enumerate(turn["text"].split()))
-                end = words[-1].end
-                segments.append(NewSegment(Segment(at, end, turn["text"], 0.9, words), i))
-                tags = tuple(Tag("objection", o, "auto", 0.9, "script")
-                             for o in turn["objections"])
-                tracks.append(NewTrack(i, at, end, turn["text"], tags))
-                at = end + 2.0
-            library.add_call(call_id=call_id, title=title, rep=clip["rep"], duration=at,
-                             audio_path=f"audio/{n}.ogg", audio_hash=f"script-{n}",
-                             consent=Consent(method="written", given_at="2024-03-01T09:00:00Z"))
-            job = library.claim_job("script", call_ids=[call_id])
-            assert job is not None
-            assert library.complete_job(job, duration=at, model="script", segments=segments,
-                                        tracks=tracks)
 
 
 def test_snapshot_collections_screen(lib_path: Path, snap_compare) -> None:
