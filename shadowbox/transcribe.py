@@ -181,14 +181,20 @@ def speech_chunks(
 
     Voice activity detection that closes a chunk only at a silence of ``min_pause``
     seconds; a window's chunks can be joined with its neighbours' by :func:`pauses_between`.
+    Windows are cut at quiet moments, often inside a pause, and the detector stretches speech
+    still "open" at the end of what it is given to that end; so it reads on past ``end`` by
+    ``min_pause`` and a bit, to close the last chunk where the voice really stopped.
     """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(min_silence_duration_ms=int(min_pause * 1000), speech_pad_ms=0)
     stop = len(samples) if end is None else end
+    beyond = min(len(samples), stop + int((min_pause + 0.5) * sample_rate))
+    chunks = get_speech_timestamps(as_float(samples[start:beyond]), options, sample_rate)
     return [
         (chunk["start"] + start, chunk["end"] + start)
-        for chunk in get_speech_timestamps(as_float(samples[start:stop]), options, sample_rate)
+        for chunk in chunks
+        if chunk["start"] + start < stop  # speech that starts later is the next window's
     ]
 
 
@@ -202,21 +208,6 @@ def pauses_between(
         if gap_end - gap_start >= min_pause:
             pauses.append((gap_start, gap_end))
     return pauses
-
-
-def find_pauses(
-    samples: np.ndarray, min_pause: float, sample_rate: int = 16000,
-    window_seconds: float = 300.0,
-) -> list[tuple[float, float]]:
-    """Silences of at least ``min_pause`` seconds, found by voice activity detection.
-
-    On a rep-only recording these are the other party's turns. Costs about 0.3% of the
-    audio's duration on one core.
-    """
-    chunks: list[tuple[int, int]] = []
-    for start, end in quiet_windows(samples, window_seconds, sample_rate):
-        chunks.extend(speech_chunks(samples, min_pause, start, end, sample_rate))
-    return pauses_between(chunks, min_pause, sample_rate)
 
 
 SAMPLE_RATE = 16000

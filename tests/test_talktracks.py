@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from shadowbox.audio import decode
 from shadowbox.models import Segment, Word
 from shadowbox.talktracks import cut_talk_tracks
-from shadowbox.transcribe import collapse_words, find_pauses, guard_repetition
+from shadowbox.transcribe import (
+    collapse_words,
+    guard_repetition,
+    pauses_between,
+    speech_chunks,
+)
 
 from .conftest import SAMPLES
 
@@ -67,11 +73,21 @@ def test_repetition_loops_are_collapsed_and_repeated_segments_dropped() -> None:
     assert [s.text for s in out] == ["thank you so much", "bye"]
 
 
-def test_find_pauses_between_real_speech() -> None:
+def test_pauses_are_found_between_real_speech_across_windows() -> None:
     speech = decode(SAMPLES / "09_rapport_conference.flac").samples[: 16000 * 4]
     gap = np.zeros(16000 * 2, dtype=np.float32)
-    pauses = find_pauses(np.concatenate([speech, gap, speech]), 1.2)
+    audio = np.concatenate([speech, gap, speech])
+    pauses = pauses_between(speech_chunks(audio, 1.2), 1.2)
     assert len(pauses) == 1
     start, end = pauses[0]
     assert 1.9 <= end - start <= 2.6
-    assert find_pauses(np.zeros(16000 * 5, dtype=np.float32), 1.2) == []
+    # Two windows cut inside the gap (as the worker's lanes see them) find the same pause.
+    cut = 16000 * 5
+    split = speech_chunks(audio, 1.2, 0, cut) + speech_chunks(audio, 1.2, cut, len(audio))
+    (split_pause,) = pauses_between(split, 1.2)
+    # (the detector's 32 ms frames fall on another grid in the second window)
+    assert split_pause == pytest.approx(pauses[0], abs=0.04)
+    # int16 (how the worker holds a long call) is read the same way.
+    compact = np.rint(audio * 32767).astype(np.int16)
+    assert len(pauses_between(speech_chunks(compact, 1.2), 1.2)) == 1
+    assert pauses_between(speech_chunks(np.zeros(16000 * 5, dtype=np.float32), 1.2), 1.2) == []
