@@ -169,7 +169,7 @@ class Worker:
                     self.stop_event.wait(poll_seconds)
                     continue
                 finished, _ = wait(tasks, timeout=0.2, return_when=FIRST_COMPLETED)
-                self._report_progress()
+                self._report_progress(running)
                 for future in finished:
                     run, window = tasks.pop(future)
                     if run.over:
@@ -243,28 +243,29 @@ class Worker:
             future = pool.submit(self._transcribe_window, run, audio.samples, start, end)
             tasks[future] = (run, i)
 
-    def _report_progress(self) -> None:
-        """Turn the lanes' progress events into lease renewals and progress callbacks."""
-        touched: dict[int, _Running] = {}
+    def _report_progress(self, running: Sequence[_Running]) -> None:
+        """Turn the lanes' progress events into progress callbacks, and keep the lease of
+        every job in flight (one waiting for a lane as much as one being transcribed)."""
+        touched: set[int] = set()
         while True:
             try:
                 run, window_start, done = self._events.get_nowait()
             except queue.Empty:
                 break
             run.reached[window_start] = max(run.reached.get(window_start, 0.0), done)
-            touched[id(run)] = run
+            touched.add(id(run))
         now = time.monotonic()
-        for run in touched.values():
-            if run.over or run.audio is None:
+        for run in running:
+            if run.over:
                 continue
-            total = len(run.audio.samples) or 1
-            fraction = min(sum(run.reached.values()) / total, 1.0)
+            total = len(run.audio.samples) if run.audio is not None else 0
+            fraction = min(sum(run.reached.values()) / total, 1.0) if total else 0.0
             if now - run.last_renew > LEASE_SECONDS / 4:
                 if not self.library.renew_lease(run.job, fraction):
                     run.over = True  # another worker took the job over
                     continue
                 run.last_renew = now
-            if self.on_progress:
+            if self.on_progress and run.audio is not None and id(run) in touched:
                 self.on_progress(
                     Progress(run.call, fraction, now - run.began, run.audio.duration)
                 )

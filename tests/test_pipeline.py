@@ -158,6 +158,34 @@ def test_failed_file_fails_its_own_job_and_others_go_on(lib_path: Path) -> None:
     assert sorted(status.values()) == ["failed", "ready"]
 
 
+def test_every_job_in_flight_keeps_its_lease(
+    lib_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job still being decoded, or waiting for a lane, renews its lease like one being
+    transcribed, so another worker cannot take it over."""
+    from shadowbox import worker as worker_module
+    from shadowbox.config import Settings
+    from shadowbox.worker import Worker
+
+    clips = [c.path for c in CLIPS[:3]]
+    assert run(lib_path, "import", *map(str, clips), "--consent", "verbal",
+               "--no-transcribe")[0] == 0
+    renewed: list[float] = []
+    monkeypatch.setattr(worker_module, "LEASE_SECONDS", 0.0)  # renew at every turn
+    with Library.open(lib_path) as lib:
+        real_renew = lib.renew_lease
+
+        def counted(job, fraction):  # type: ignore[no-untyped-def]
+            renewed.append(fraction)
+            return real_renew(job, fraction)
+
+        monkeypatch.setattr(lib, "renew_lease", counted)
+        report = Worker(lib, Settings(library=lib_path)).run(once=True)
+        assert len(report.done) == 3 and not report.failed
+        assert 0.0 in renewed and max(renewed) > 0.5
+        assert {c.status for c in lib.list_calls()} == {"ready"}
+
+
 def test_transcribe_once_with_empty_queue(lib_path: Path) -> None:
     code, _, err = run(lib_path, "transcribe", "--once")
     assert code == 0 and "queue is empty" in err
