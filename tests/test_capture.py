@@ -51,6 +51,8 @@ from shadowbox.recording import (
 )
 from shadowbox.transcribe import Transcriber
 
+from .test_playback import PULSE_SERVER
+
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_audio"
 SALESFORCE = SAMPLES / "08_integration_salesforce.ogg"
 KICKOFF = SAMPLES / "09_rapport_conference.flac"
@@ -89,21 +91,6 @@ def shadowbox_cli() -> click.Group:
     return cli.cli
 
 
-def _pulse_server() -> str | None:
-    """The server's address, read before the isolated environment hides the user's config."""
-    if os.environ.get("PULSE_SERVER"):
-        return os.environ["PULSE_SERVER"]
-    try:
-        out = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    for line in out.stdout.splitlines():
-        if line.startswith("Server String:"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-
-PULSE_SERVER = _pulse_server()
 
 
 def audio_problem() -> str | None:
