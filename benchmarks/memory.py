@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from report import table
 
 from shadowbox.audio import SAMPLE_RATE, decode
 from shadowbox.library import Library
@@ -218,19 +219,6 @@ def measure(variant: str, recording: Path, flags: Sequence[str], minutes: float,
 
 
 # ---------------------------------------------------------------------------- output
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain text table, first column left-aligned, the rest right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def timeline_summary(run: Run, points: int = 10) -> str:

@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from report import table
+
 from shadowbox.library import DB_NAME, SCHEMA_VERSION, Library, track_uuid
 from shadowbox.objections import Taxonomy, load_taxonomy
 from shadowbox.search import search
@@ -542,19 +544,6 @@ def profile(lib: Library, taxonomy: Taxonomy, queries: Sequence[Query]) -> list[
 
 
 # ---------------------------------------------------------------------------- output
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain text table, first column left-aligned, the rest right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,6 +63,7 @@ from typing import Any
 
 import jiwer
 import numpy as np
+from report import table
 
 from shadowbox.audio import decode
 from shadowbox.library import Library
@@ -618,19 +619,6 @@ def summarise(m: Measured, clips: Sequence[Clip]) -> dict[str, Any]:
 def pct(value: float | None) -> str:
     """A WER as a percentage, or a dash when there was no reference."""
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain text table, first column left-aligned, the rest right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def print_cli(res: dict[str, Any]) -> None:
